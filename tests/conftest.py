@@ -6,4 +6,4 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-pytest_plugins = ["tests.fixtures.videos"]
+pytest_plugins = ["tests.fixtures.videos", "tests.fixtures.datasets"]
