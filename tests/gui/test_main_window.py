@@ -37,7 +37,9 @@ def _running_qthreads() -> list[QThread]:
     main_thread = QThread.currentThread()
     running = []
     for obj in gc.get_objects():
-        if isinstance(obj, QThread) and obj is not main_thread:
+        # type() rather than isinstance(): isinstance touches every object's __class__, and some
+        # (torch's deprecated aliases) warn when touched.
+        if issubclass(type(obj), QThread) and obj is not main_thread:
             try:
                 if obj.isRunning():
                     running.append(obj)
