@@ -99,6 +99,15 @@ def _to_rect(box: np.ndarray) -> Any:
     return dlib.rectangle(x0, y0, x1, y1)
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two x0, y0, x1, y1 boxes."""
+    width = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    height = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = width * height
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _rect_to_box(rect: Any, scale: float = 1.0, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
     return np.array([rect.left() / scale + dx, rect.top() / scale + dy,
                      rect.right() / scale + dx, rect.bottom() / scale + dy], dtype=np.float32)
@@ -142,7 +151,12 @@ class FaceTracker:
             if detection is None:
                 self.reset()          # the face left: retry on the next frame, then every few
                 return None
-            return self._start(gray, detection)   # re-anchor on the detector's box: no drift
+            # Re-anchor the box on the detector's (no drift); this frame keeps its landmarks
+            # unless the track had clearly slipped, which costs a second prediction.
+            if _iou(detection, box) < 0.6:
+                return self._start(gray, detection)
+            self._anchor(detection, landmarks)
+            return FaceObservation(box, landmarks)
         self._box = box
         return FaceObservation(box, landmarks)
 
@@ -153,6 +167,11 @@ class FaceTracker:
             self._box = None          # lost: keep counting frames for the retry schedule
             return None
         landmarks = self._predict(gray, detection)
+        self._anchor(detection, landmarks)
+        return FaceObservation(detection.copy(), landmarks)
+
+    def _anchor(self, detection: np.ndarray, landmarks: np.ndarray) -> None:
+        """Track from ``detection``, remembering where it sits relative to the landmarks."""
         lx0, ly0 = landmarks.min(axis=0)
         lx1, ly1 = landmarks.max(axis=0)
         size = np.array([lx1 - lx0, ly1 - ly0, lx1 - lx0, ly1 - ly0], dtype=np.float32)
@@ -161,7 +180,6 @@ class FaceTracker:
         self._box = detection
         self._since_verified = 0
         self._lost_frames = 0
-        return FaceObservation(detection.copy(), landmarks)
 
     def _box_of(self, landmarks: np.ndarray) -> np.ndarray:
         """The detector-style box for these landmarks (same relation as at the last detection)."""

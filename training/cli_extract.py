@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="ROI set: metst (5 ROIs) or metst_plus (18 ROIs, default)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--preview", action="store_true",
-                   help="fast preview mode: DIS flow on a 128-px face crop (coarser)")
+                   help="fast preview mode: DIS flow on a 112-px face crop (coarser)")
     p.add_argument("--force", action="store_true", help="recompute even if stored")
 
 
