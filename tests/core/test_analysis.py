@@ -104,3 +104,39 @@ def test_csv_header_is_the_documented_one(sample_result, tmp_path: Path) -> None
     save_result(result, tmp_path)
     header = (tmp_path / "intervals.csv").read_text().splitlines()[0]
     assert header.split(",") == list(INTERVAL_COLUMNS)
+
+
+def _tiny_metst_checkpoint(path: Path, roi_set: str, in_channels: int, k_p: int | None = 5):
+    from core.models.checkpoint import save_checkpoint
+    from core.models.metst import MeTst, MeTstConfig
+
+    config = MeTstConfig(in_channels=in_channels, d_model=16, n_layers=1, d_state=4)
+    save_checkpoint(path, MeTst.from_config(config), model_name="metst",
+                    class_names=list(config.class_names), fps=24.0, roi_set=roi_set,
+                    feature_params={}, training_summary={"k_p": k_p} if k_p else {})
+    return config
+
+
+def test_checkpoint_model_gives_emotion_curves_and_labelled_intervals(
+        sample_result, tmp_path: Path) -> None:
+    result, store, _ = sample_result
+    config = _tiny_metst_checkpoint(tmp_path / "tiny.pt", "metst", 10)
+    model = load_curve_model(tmp_path / "tiny.pt")
+    assert model.roi_set == "metst" and model.k_p == 5
+    analysed = analyze(result.video, model, store=store,
+                       postprocess=PostprocessConfig(p=0.0, synergy=False))
+    recog = analysed.curves.recog
+    assert recog is not None and recog.shape == (472, config.n_classes)
+    np.testing.assert_allclose(recog.sum(axis=1), 1.0, atol=1e-5)
+    assert analysed.curves.class_names[-1] == "neutral"
+    assert analysed.postprocess.k_p == 5, "k_p comes from the checkpoint's training set"
+    assert analysed.intervals, "p=0 must give intervals"
+    assert all(i.emotion in config.class_names[:-1] for i in analysed.intervals)
+
+
+def test_checkpoint_for_another_roi_set_is_refused(sample_result, tmp_path: Path) -> None:
+    result, store, _ = sample_result
+    _tiny_metst_checkpoint(tmp_path / "plus.pt", "metst_plus", 36)
+    model = load_curve_model(tmp_path / "plus.pt")
+    with pytest.raises(ValueError, match="metst_plus"):
+        analyze(result.video, model, store=store, flow_config=FlowConfig(roi_set="metst"))
