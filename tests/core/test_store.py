@@ -63,7 +63,7 @@ def test_different_parameters_are_a_different_entry(tmp_path: Path, video_file: 
     store = FeatureStore(tmp_path / "features.h5")
     store.save(video_file, _fake_extraction(FlowConfig()))
     assert store.find(video_file, FlowConfig(roi_set="metst")) is None
-    assert store.find(video_file, FlowConfig(face_size=160)) is None
+    assert store.find(video_file, FlowConfig(face_size=128)) is None
     store.save(video_file, _fake_extraction(FlowConfig(roi_set="metst")))
     assert len(store.keys()) == 2
 
