@@ -21,6 +21,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; files get the usual permissions
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -29,6 +30,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
         fsync_directory(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(target: Path, text: str) -> Path:

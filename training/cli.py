@@ -11,11 +11,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from training import cli_analyze, cli_extract, cli_recognize
+from training import cli_analyze, cli_extract, cli_recognize, cli_synth
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = {"extract": cli_extract, "analyze": cli_analyze, "recognize": cli_recognize}
+_COMMANDS = {
+    "extract": cli_extract,
+    "analyze": cli_analyze,
+    "recognize": cli_recognize,
+    "synth": cli_synth,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
