@@ -152,6 +152,8 @@ def save_result(result: AnalysisResult, folder: str | os.PathLike[str]) -> Path:
         traces = f.create_group("traces")
         traces.create_dataset("values", data=result.traces.values, compression="lzf")
         traces.create_dataset("valid", data=result.traces.valid)
+        if result.traces.eye_openness is not None:
+            traces.create_dataset("eye_openness", data=result.traces.eye_openness)
         traces.attrs["channel_names"] = json.dumps(list(result.traces.channel_names))
         traces.attrs["roi_set"] = result.traces.roi_set
         traces.attrs["params"] = json.dumps(result.traces.params, sort_keys=True)
@@ -168,9 +170,10 @@ def load_result(folder: str | os.PathLike[str]) -> AnalysisResult:
                 raise ResultError(f"{path}: not a curves file of ME-TST Studio")
             group = f["traces"]
             names = tuple(json.loads(group.attrs["channel_names"]))
+            openness = group["eye_openness"][()] if "eye_openness" in group else None
             traces = FlowTraces(group["values"][()], names, group["valid"][()],
                                 float(f.attrs["fps"]), str(group.attrs["roi_set"]),
-                                json.loads(group.attrs["params"]))
+                                json.loads(group.attrs["params"]), openness)
             curves = Curves(f["spot"][()], f["recog"][()] if "recog" in f else None,
                             tuple(json.loads(f.attrs["class_names"])))
             postprocess = PostprocessConfig.from_dict(json.loads(f.attrs["postprocess"]))

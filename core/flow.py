@@ -42,6 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.blinks import eye_openness
 from core.face import FaceTracker, FaceTrackerConfig, NoFaceError
 from core.face_crop import crop_affine, transform_points, warp_to_crop
 from core.progress import Cancelled, CancelToken, ProgressCallback, report
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 #: Bump when the extraction's output changes for the same parameters (stored with every result).
-FLOW_ALGORITHM_VERSION = 1
+FLOW_ALGORITHM_VERSION = 2
 
 # Extra pixels around a coarse region so Farnebäck's border effects stay outside the ROIs.
 _REGION_BORDER_PX = 6
@@ -453,7 +454,8 @@ def extract_flow(source: FrameSource | str | os.PathLike[str], config: FlowConfi
     values[:, ~valid] = 0.0
     k = window_length(source.fps, config.window_seconds)
     params = {**config.to_dict(), "k": k, "algorithm_version": FLOW_ALGORITHM_VERSION}
-    traces = FlowTraces(values, roi_set.channel_names, valid, source.fps, config.roi_set, params)
+    traces = FlowTraces(values, roi_set.channel_names, valid, source.fps, config.roi_set, params,
+                        eye_openness(landmarks))
     report(progress, "flow", total, total)
     return Extraction(traces, landmarks, boxes, face_valid, config)
 

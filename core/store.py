@@ -6,6 +6,7 @@ Layout (h5py)::
         traces      (C, T) float32              source (JSON identity), code_version,
         valid       (T,) bool                   algorithm_version, created, complete
         landmarks   (T, 68, 2) float32
+        eye_openness (T,) float32
         boxes       (T, 4) float32
         face_valid  (T,) bool
 
@@ -180,6 +181,8 @@ def _write_entry(group: h5py.Group, extraction: Extraction, identity: dict[str, 
     group.create_dataset("landmarks", data=extraction.landmarks, chunks=True, compression="lzf")
     group.create_dataset("boxes", data=extraction.boxes, compression="lzf")
     group.create_dataset("face_valid", data=extraction.face_valid)
+    if traces.eye_openness is not None:
+        group.create_dataset("eye_openness", data=traces.eye_openness)
     group.attrs["fps"] = traces.fps
     group.attrs["roi_set"] = traces.roi_set
     group.attrs["channel_names"] = json.dumps(list(traces.channel_names))
@@ -193,9 +196,10 @@ def _write_entry(group: h5py.Group, extraction: Extraction, identity: dict[str, 
 
 def _read_entry(key: str, params_hash: str, group: h5py.Group) -> StoredEntry:
     attrs = group.attrs
+    openness = group["eye_openness"][()] if "eye_openness" in group else None
     traces = FlowTraces(group["traces"][()], tuple(json.loads(attrs["channel_names"])),
                         group["valid"][()], float(attrs["fps"]), str(attrs["roi_set"]),
-                        json.loads(attrs["params"]))
+                        json.loads(attrs["params"]), openness)
     return StoredEntry(key, params_hash, traces, group["landmarks"][()], group["boxes"][()],
                        group["face_valid"][()], json.loads(attrs["source"]),
                        str(attrs["code_version"]), str(attrs["created"]))

@@ -26,6 +26,8 @@ class FlowTraces:
         fps: frames per second of the source.
         roi_set: name of the ROI set (``"metst"`` or ``"metst_plus"``).
         params: the extraction parameters that produced the values (stored with them).
+        eye_openness: (T,) float32 eye aspect ratio from the landmarks (NaN without a face), used
+            to recognise blinks; None when unknown.
     """
 
     values: np.ndarray
@@ -34,6 +36,7 @@ class FlowTraces:
     fps: float
     roi_set: str
     params: dict[str, Any] = field(default_factory=dict)
+    eye_openness: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float32)
@@ -47,6 +50,11 @@ class FlowTraces:
         if self.valid.shape != (self.values.shape[1],):
             raise ValueError(
                 f"valid must be ({self.values.shape[1]},), got {self.valid.shape}")
+        if self.eye_openness is not None:
+            self.eye_openness = np.asarray(self.eye_openness, dtype=np.float32)
+            if self.eye_openness.shape != self.valid.shape:
+                raise ValueError(f"eye_openness must be ({self.n_frames},), "
+                                 f"got {self.eye_openness.shape}")
 
     @property
     def n_channels(self) -> int:

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.stats import median_abs_deviation
 
+from core.blinks import blink_frames
 from core.traces import FlowTraces
 
 __all__ = [
@@ -76,6 +77,8 @@ class FlowSpotterConfig:
             turn numerical noise into huge scores.
         half_score_z: robust z-score (in noise units) that maps to a score of 0.5.
         score_exponent: steepness of the z → score map.
+        suppress_blinks: score 0 during blinks found in the traces' eye openness (blinks move
+            the eyelids and, through the flow, the brows: the commonest false alarm).
     """
 
     k_seconds: float = 0.2
@@ -83,6 +86,7 @@ class FlowSpotterConfig:
     min_noise_px: float = 0.01
     half_score_z: float = 8.0
     score_exponent: float = 3.0
+    suppress_blinks: bool = True
 
     def __post_init__(self) -> None:
         for name in ("k_seconds", "min_noise_px", "half_score_z", "score_exponent"):
@@ -189,7 +193,8 @@ class FlowSpotter:
             traces: (C, T) ROI flow traces (C even), with ``valid`` and ``fps``.
 
         Returns:
-            (T,) float32 in [0, 1]; 0 at and within ``k`` frames of invalid frames.
+            (T,) float32 in [0, 1]; 0 at and within ``k`` frames of invalid frames, and during
+            blinks when the traces carry eye openness.
         """
         if traces.n_channels % 2 != 0 or traces.n_channels == 0:
             raise ValueError(
@@ -205,4 +210,6 @@ class FlowSpotter:
         z_pow = np.power(z, config.score_exponent)
         score = z_pow / (z_pow + config.half_score_z ** config.score_exponent)
         score[~reliable] = 0.0
+        if config.suppress_blinks and traces.eye_openness is not None:
+            score[blink_frames(traces.eye_openness, traces.fps)] = 0.0
         return score.astype(np.float32)
