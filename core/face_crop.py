@@ -1,6 +1,9 @@
-"""The normalised face crop shared by flow extraction and TSFmicro: a square of 9g around the
-inner eye corners (g = half the distance between landmarks 39 and 42), as in the ME-TST code:
-3.5g above the eye-corner midpoint, 5.5g below, 4.5g to each side."""
+"""The normalised face crop shared by flow extraction and TSFmicro.
+
+A square around the inner eye corners (landmarks 39 and 42; g = half their distance), after the
+official ME-TST code but larger: 4g above the eye-corner midpoint, 7g below, 5.5g to each side
+(11g; the official crop is 9g: 3.5g up, 4.5g to the sides), so that every ROI, lower lip and
+under-eye strips included, lies well inside it with room for Farnebäck's borders."""
 
 from __future__ import annotations
 
