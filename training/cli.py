@@ -11,7 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from training import cli_analyze, cli_extract, cli_recognize, cli_synth
+from training import (
+    cli_analyze,
+    cli_evaluate,
+    cli_extract,
+    cli_recognize,
+    cli_synth,
+    cli_train,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -20,6 +27,8 @@ _COMMANDS = {
     "analyze": cli_analyze,
     "recognize": cli_recognize,
     "synth": cli_synth,
+    "train": cli_train,
+    "evaluate": cli_evaluate,
 }
 
 
