@@ -24,7 +24,14 @@ from core.datasets.base import Dataset
 from core.flow import FlowConfig, preview_config
 from core.progress import Progress
 from core.store import FeatureStore
-from training.data import DATA_KINDS, DataSpec, combine, load_dataset, load_samples
+from training.data import (
+    DATA_KINDS,
+    DataSpec,
+    VideoSample,
+    combine,
+    load_dataset,
+    load_samples,
+)
 from training.labels import EMOTION_MAPPINGS, MACRO_POLICIES, LabelConfig
 from training.loso import (
     FoldJob,
@@ -152,6 +159,11 @@ class _Reporter:
             self.line(f"fold {event['fold']}: {event['reason']}, skipped")
         elif kind == "note":
             self.line(event["message"])
+        elif kind == "done" and "checkpoint" in event:
+            self.line(f"model written to {event['checkpoint']}")
+        elif kind == "done" and "uar" in event:
+            self.line(f"pooled over the folds: UF1 {event['uf1']:.4f}, UAR {event['uar']:.4f} "
+                      f"→ {event['report']}")
 
     def features(self, progress: Progress) -> None:
         """Progress callback of the feature extraction (one step per video)."""
@@ -242,6 +254,7 @@ def _dataset(specs: Sequence[DataSpec], labels: LabelConfig,
 
 
 def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
+    """ME-TST / ME-TST+: features, then the final model or the LOSO folds and their reports."""
     specs = _specs(args)
     config = train_config_from_args(args)
     roi_set = model_roi_set(config.model)
@@ -253,14 +266,7 @@ def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
                 "data_description": ", ".join(f"{s.kind} {s.root}" for s in specs)}
     dataset = _dataset(specs, config.labels, args.subjects)
     prepare_run_dir(args.out, run_info, resume=args.resume)
-    for warning in dataset.warnings:
-        reporter.event({"event": "note", "message": f"warning: {warning}"})
-    store = FeatureStore(args.store or args.out / "features.h5")
-    samples = load_samples(dataset, flow_config, store, workers=args.workers,
-                           progress=reporter.features,
-                           on_skip=lambda m: reporter.event({"event": "note", "message": m}))
-    if not samples:
-        raise ValueError(f"{specs[0].root}: no video could be read")
+    samples = _samples(args, dataset, flow_config, reporter)
     subjects = [s for s in dataset.subjects if s in {sample.subject for sample in samples}]
     started = time.perf_counter()
     common = {"samples": tuple(samples), "config": config,
@@ -278,19 +284,37 @@ def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
             for k, fold in enumerate(folds)]
     reports = run_folds(jobs, parallel_folds=args.parallel_folds, on_event=reporter.event)
     data = write_run_reports(args.out, reports, model_name=config.model, run_info=run_info)
+    _report_pooled(args, reporter, data, len(reports), time.perf_counter() - started)
+    return 0
+
+
+def _samples(args: argparse.Namespace, dataset: Dataset, flow_config: FlowConfig,
+             reporter: _Reporter) -> list[VideoSample]:
+    """The dataset's videos with their traces (from the store, else extracted into it)."""
+    for warning in dataset.warnings:
+        reporter.event({"event": "note", "message": f"warning: {warning}"})
+    store = FeatureStore(args.store or args.out / "features.h5")
+    samples = load_samples(dataset, flow_config, store, workers=args.workers,
+                           progress=reporter.features,
+                           on_skip=lambda m: reporter.event({"event": "note", "message": m}))
+    if not samples:
+        raise ValueError(f"{args.root}: no video could be read")
+    return samples
+
+
+def _report_pooled(args: argparse.Namespace, reporter: _Reporter, data: dict[str, Any],
+                   n_folds: int, seconds: float) -> None:
+    """The ``done`` event and, on a terminal, the pooled summary line."""
+    model, baseline = data["model"], data["baseline"]
     reporter.event({"event": "done", "report": str(args.out / "report.json"),
-                    "f1": data["model"]["spotting"]["f1"],
-                    "baseline_f1": data["baseline"]["spotting"]["f1"],
-                    "uf1": data["model"]["recognition"]["uf1"], "strs": data["model"]["strs"],
-                    "seconds": time.perf_counter() - started})
+                    "f1": model["spotting"]["f1"], "baseline_f1": baseline["spotting"]["f1"],
+                    "uf1": model["recognition"]["uf1"], "strs": model["strs"],
+                    "seconds": seconds})
     if not args.json_progress:
-        model, baseline = data["model"], data["baseline"]
-        reporter.line(f"pooled over {len(reports)} folds: spotting F1 "
-                      f"{model['spotting']['f1']:.4f} (flow spotter "
-                      f"{baseline['spotting']['f1']:.4f}), UF1 "
+        reporter.line(f"pooled over {n_folds} folds: spotting F1 {model['spotting']['f1']:.4f} "
+                      f"(flow spotter {baseline['spotting']['f1']:.4f}), UF1 "
                       f"{model['recognition']['uf1']:.4f}, STRS {model['strs']:.4f} → "
                       f"{args.out / 'report.md'}")
-    return 0
 
 
 def _run_tsfmicro(args: argparse.Namespace, reporter: _Reporter) -> int:
