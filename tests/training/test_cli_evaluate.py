@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 
+from tests.fixtures.datasets import small_frames
 from training.cli import main
 
 HEADER = "video,onset_frame,apex_frame,offset_frame,emotion,source,status\n"
@@ -124,3 +126,24 @@ def test_missing_inputs_and_unknown_dataset_kinds(tmp_path: Path,
                      str(ground_truth)])
         err = capsys.readouterr().err
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_dataset_as_ground_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "project" / "anna" / "take"
+    folder.mkdir(parents=True)
+    for k, frame in enumerate(small_frames(40)):
+        cv2.imwrite(str(folder / f"{k:04d}.jpg"), frame)
+    (folder.parent / "take.intervals.csv").write_text(
+        HEADER + "take,5,7,9,happy,human,accepted\n"
+                 "take,20,22,24,fear,model,proposed\n"     # unreviewed: not ground truth
+                 "take,30,31,33,sad,model,edited\n")
+    predicted = tmp_path / "predicted.csv"
+    predicted.write_text(HEADER + "take.mp4,5,7,9,positive,model,proposed\n"
+                                  "take.mp4,20,22,24,negative,model,proposed\n")
+    out = tmp_path / "report.json"
+    assert main(["evaluate", "--predictions", str(predicted), "--ground-truth",
+                 f"project:{tmp_path / 'project'}", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert (report["spotting"]["tp"], report["spotting"]["fp"], report["spotting"]["fn"]) == (
+        1, 1, 1)
+    assert report["video_subjects"] == {"anna/take": "anna"}
