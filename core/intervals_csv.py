@@ -15,7 +15,8 @@ from typing import Any
 
 from core.atomic import atomic_write_text
 
-__all__ = ["INTERVAL_COLUMNS", "escape_cell", "interval_rows_to_csv", "write_intervals_csv"]
+__all__ = ["INTERVAL_COLUMNS", "escape_cell", "unescape_cell", "interval_rows_to_csv",
+           "write_intervals_csv"]
 
 INTERVAL_COLUMNS = ("video", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
                     "offset_s", "emotion", "confidence", "source", "status", "note")
@@ -31,6 +32,13 @@ def escape_cell(value: Any) -> str:
         return repr(value) if isinstance(value, float) else str(value)
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def unescape_cell(cell: str) -> str:
+    """Inverse of :func:`escape_cell` for text read back: the escaping apostrophe removed."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in _FORMULA_STARTS:
+        return cell[1:]
+    return cell
 
 
 def interval_rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -46,6 +46,7 @@ from core.datasets.base import (
     natural_key,
     resolve_frames,
 )
+from core.intervals_csv import unescape_cell
 from core.video import VideoError, open_source
 
 __all__ = ["load_project", "read_project_intervals", "intervals_csv_path", "VIDEO_EXTENSIONS",
@@ -59,7 +60,6 @@ _REQUIRED_COLUMNS = ("onset_frame", "apex_frame", "offset_frame")
 _SOURCES = ("model", "human")
 _STATUSES = ("proposed", "accepted", "rejected", "edited")
 _REVIEWED_STATUSES = ("accepted", "edited")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER_TEXT = re.compile(r"\d+(?:\.0*)?")
 
 
@@ -196,9 +196,7 @@ def _open_video(entry: _VideoEntry, reviewed_only: bool,
 
 def _unescaped(cell: str) -> str:
     """A CSV cell without the apostrophe escape_cell puts before formula-like text, stripped."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in _FORMULA_STARTS:
-        cell = cell[1:]
-    return cell.strip()
+    return unescape_cell(cell).strip()
 
 
 def _frame_cell(record: dict[str, str], column: str) -> tuple[int | None, str | None]:

@@ -33,3 +33,10 @@ def test_written_file_reads_back(tmp_path: Path) -> None:
     assert rows[0]["note"].startswith("'=")
     assert rows[0]["onset_frame"] == "10" and rows[0]["emotion"] == "positive"
     assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+@pytest.mark.parametrize("text", ["=1+1", "-2", "surprise", "'quoted", ""])
+def test_unescape_reverses_escape(text: str) -> None:
+    from core.intervals_csv import unescape_cell
+
+    assert unescape_cell(escape_cell(text)) == text
