@@ -1,15 +1,15 @@
 """Typed, observable view state shared by the panels of the window.
 
-For now the playhead only: the frame every panel shows (the video, and later the curves and the
-interval track on the shared time axis). Panels observe it through its signals and move it through
-its methods; nothing else holds "the current frame".
+The playhead (the frame every panel shows: the video, the curves and the interval track on the
+shared time axis) and the selected interval. Panels observe them through their signals and move
+them through their methods; nothing else holds "the current frame" or "the selection".
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-__all__ = ["Playhead"]
+__all__ = ["Playhead", "Selection"]
 
 
 class Playhead(QObject):
@@ -71,3 +71,27 @@ class Playhead(QObject):
     def step(self, n_frames: int) -> None:
         """Move by ``n_frames`` (negative steps back), stopping at the first and last frame."""
         self.set_frame(self._frame_idx + n_frames)
+
+
+class Selection(QObject):
+    """The selected interval of the open video (an annotation id), or none.
+
+    Signals:
+        changed(object): the new id (``str``) or ``None``.
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._annotation_id: str | None = None
+
+    @property
+    def annotation_id(self) -> str | None:
+        return self._annotation_id
+
+    def select(self, annotation_id: str | None) -> None:
+        """Select ``annotation_id`` (None clears); emits ``changed`` if it differs."""
+        if annotation_id != self._annotation_id:
+            self._annotation_id = annotation_id
+            self.changed.emit(annotation_id)

@@ -7,6 +7,10 @@ Layout (the GUI, ``metst`` commands and the synthetic-data generator all use it)
             <video>.mp4                   a video file (any of VIDEO_EXTENSIONS), or
             <video>/                      a folder of numbered frames (see core.video)
             <video>.intervals.csv         the video's intervals (optional)
+        project.json                      videos linked from elsewhere (optional, see core.project)
+
+A linked video (listed in ``project.json`` by the app) is read like the others; its intervals
+file is ``<root>/<subject>/<name>.intervals.csv``.
 
 The intervals file has the columns of :data:`core.intervals_csv.INTERVAL_COLUMNS` (only
 ``onset_frame``, ``apex_frame`` and ``offset_frame`` are required): one row per interval,
@@ -32,6 +36,7 @@ video are reported and skipped.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -68,6 +73,7 @@ class _VideoEntry:
     subject: str
     name: str
     path: Path
+    csv_path: Path
 
 
 def intervals_csv_path(video_path: str | os.PathLike[str]) -> Path:
@@ -129,18 +135,41 @@ def read_project_intervals(csv_path: str | os.PathLike[str], *, subject: str, vi
 
 
 def _video_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEntry]:
-    """Every video of every subject folder, in natural order; anomalies appended."""
+    """Every video of every subject folder in natural order, then the linked videos of
+    ``project.json``; anomalies appended."""
+    linked = _linked_entries(root, warnings)
+    linked_csvs = {entry.csv_path for entry in linked}
     entries = []
     for path in _listing(root):
         if path.is_dir():
-            entries += _subject_videos(path, warnings)
+            entries += _subject_videos(path, warnings, linked_csvs)
         elif path.suffix.lower() in VIDEO_EXTENSIONS:
             warnings.append(DatasetWarning(str(path), None, (
                 "a video directly in the project folder: put it in a subject folder; skipped")))
-    return entries
+    keys = {(entry.subject, entry.name) for entry in entries}
+    return entries + [entry for entry in linked if (entry.subject, entry.name) not in keys]
 
 
-def _subject_videos(subject_dir: Path, warnings: list[DatasetWarning]) -> list[_VideoEntry]:
+def _linked_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEntry]:
+    """Videos outside the folder that the app linked in ``<root>/project.json``; their
+    intervals live at ``<root>/<subject>/<name>.intervals.csv``."""
+    path = root / "project.json"
+    if not path.is_file():
+        return []
+    try:
+        linked = json.loads(path.read_text(encoding="utf-8")).get("linked_videos", [])
+        return [_VideoEntry(str(v["subject"]), str(v["name"]), Path(v["path"]),
+                            root / str(v["subject"]) / f"{v['name']}{INTERVALS_SUFFIX}")
+                for v in linked]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        warnings.append(DatasetWarning(str(path), None,
+                                       f"unreadable project file ({error}): linked videos "
+                                       "are skipped"))
+        return []
+
+
+def _subject_videos(subject_dir: Path, warnings: list[DatasetWarning],
+                    linked_csvs: set[Path]) -> list[_VideoEntry]:
     videos: dict[str, _VideoEntry] = {}
     csv_names = []
     for path in _listing(subject_dir):
@@ -155,9 +184,9 @@ def _subject_videos(subject_dir: Path, warnings: list[DatasetWarning]) -> list[_
                 f"another video of {subject_dir.name} is also named '{name}' "
                 f"({videos[name].path.name}): skipped")))
             continue
-        videos[name] = _VideoEntry(subject_dir.name, name, path)
+        videos[name] = _VideoEntry(subject_dir.name, name, path, intervals_csv_path(path))
     for name in csv_names:
-        if name not in videos:
+        if name not in videos and subject_dir / f"{name}{INTERVALS_SUFFIX}" not in linked_csvs:
             warnings.append(DatasetWarning(str(subject_dir / f"{name}{INTERVALS_SUFFIX}"), None,
                                            f"no video named '{name}' beside it: ignored"))
     return list(videos.values())
@@ -172,7 +201,7 @@ def _listing(folder: Path) -> list[Path]:
 def _open_video(entry: _VideoEntry, reviewed_only: bool,
                 warnings: list[DatasetWarning]) -> DatasetVideo | None:
     """The DatasetVideo of one entry, or None (reported) if the video does not open."""
-    csv_path = intervals_csv_path(entry.path)
+    csv_path = entry.csv_path
     try:
         with open_source(entry.path) as source:
             fps, n_frames = source.fps, source.n_frames
