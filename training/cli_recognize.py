@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.face import FaceTracker
-from core.face_crop import crop_affine, warp_to_crop
+from core.interval_stats import tsfmicro_probabilities
 from core.models.checkpoint import load_checkpoint
 from core.video import open_source
 
@@ -26,20 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def recognize_interval(video: Path, onset_frame: int, apex_frame: int,
                        checkpoint: Path) -> dict[str, float]:
     """Class probabilities of TSFmicro for the interval, from aligned face crops."""
-    from core.models.tsfmicro import predict_interval
-
     model, meta = load_checkpoint(checkpoint)
     if meta.model_name != "tsfmicro":
         raise ValueError(f"{checkpoint}: a {meta.model_name} checkpoint, not TSFmicro")
-    source = open_source(video)
-    onset, apex = source.read(onset_frame), source.read(apex_frame)
-    observation = FaceTracker().update(source.read_gray(onset_frame))
-    if observation is None:
-        raise ValueError(f"{video}: no face found at the onset frame {onset_frame}")
-    size = model.config.image_size
-    affine = crop_affine(observation.landmarks, size)   # the onset's crop for both frames
-    return predict_interval(model, warp_to_crop(onset, affine, size),
-                            warp_to_crop(apex, affine, size))
+    with open_source(video) as source:
+        return tsfmicro_probabilities(model, source, onset_frame, apex_frame)
 
 
 def run(args: argparse.Namespace) -> int:
