@@ -113,3 +113,39 @@ def test_config_round_trip_and_frames_from_seconds() -> None:
         FlowSpotterConfig.from_dict({"k_frames": 6})
     with pytest.raises(ValueError, match="k_seconds"):
         FlowSpotterConfig(k_seconds=0.0)
+
+
+def _raised_cosine(t_sec: np.ndarray, start_sec: float, seconds: float) -> np.ndarray:
+    phase = (t_sec - start_sec) / seconds
+    return np.where((phase >= 0) & (phase <= 1), 0.5 * (1 - np.cos(2 * np.pi * phase)), 0.0)
+
+
+def test_a_large_slow_macro_movement_scores_far_below_the_micro_burst() -> None:
+    traces = _traces(30.0)
+    t_sec = np.arange(traces.n_frames) / 30.0
+    traces.values[4] += 4.0 * _raised_cosine(t_sec, 6.5, 2.0)     # ROI 2: 4 px over 2 s
+    spot = FlowSpotter()(traces)
+    bump_score = spot[np.abs(t_sec - BUMP_CENTRE_SEC) < 0.3].max()
+    macro_score = spot[(t_sec > 6.0) & (t_sec < 9.0)].max()
+    assert bump_score > 0.5 and macro_score < 0.3 * bump_score
+
+
+def test_motion_of_the_whole_face_scores_below_the_same_motion_in_one_region() -> None:
+    t_sec = np.arange(300) / 30.0
+    local, everywhere = _traces(30.0), _traces(30.0)
+    burst = 0.8 * _raised_cosine(t_sec, 7.0, 0.3)
+    local.values[6] += burst                                        # ROI 3 only
+    everywhere.values[0::2] += burst                                # every ROI's x
+    window = (t_sec > 6.8) & (t_sec < 7.5)
+    assert FlowSpotter()(everywhere)[window].max() < 0.5 * FlowSpotter()(local)[window].max()
+
+
+def test_a_blink_and_its_reach_score_zero() -> None:
+    traces = _traces(30.0)
+    openness = np.full(traces.n_frames, 0.3, dtype=np.float32)
+    openness[118:126] = 0.05                                        # closed at 3.93–4.2 s
+    traces.eye_openness = openness
+    spot = FlowSpotter()(traces)
+    k_frames = FlowSpotterConfig().k_frames(30.0)
+    assert np.all(spot[118 - k_frames:126 + k_frames] == 0.0)      # the bump under the blink
+    assert FlowSpotter(FlowSpotterConfig(suppress_blinks=False))(traces).max() > 0.5
