@@ -23,6 +23,7 @@ Status rules:
 
 from __future__ import annotations
 
+import bisect
 import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -238,6 +239,10 @@ class AnnotationSet:
     fps: float
     _by_id: dict[str, Annotation] = field(default_factory=dict, repr=False)
     _listeners: list[Listener] = field(default_factory=list, repr=False)
+    # by (onset, offset, id), their onsets and the longest length: rebuilt after a change
+    _ordered: list[Annotation] | None = field(default=None, repr=False, compare=False)
+    _onsets: list[int] = field(default_factory=list, repr=False, compare=False)
+    _max_n_frames: int = field(default=0, repr=False, compare=False)
 
     @classmethod
     def from_annotations(cls, video: str, n_frames: int, fps: float,
@@ -260,8 +265,16 @@ class AnnotationSet:
     @property
     def annotations(self) -> list[Annotation]:
         """All records by onset, then offset, then id."""
-        return sorted(self._by_id.values(),
-                      key=lambda a: (a.onset_frame, a.offset_frame, a.id))
+        return list(self._order())
+
+    def _order(self) -> list[Annotation]:
+        """The records in :attr:`annotations` order (kept sorted between changes)."""
+        if self._ordered is None:
+            self._ordered = sorted(self._by_id.values(),
+                                   key=lambda a: (a.onset_frame, a.offset_frame, a.id))
+            self._onsets = [a.onset_frame for a in self._ordered]
+            self._max_n_frames = max((a.n_frames for a in self._ordered), default=0)
+        return self._ordered
 
     def get(self, annotation_id: str) -> Annotation:
         """The record with this id (KeyError if there is none)."""
@@ -272,12 +285,16 @@ class AnnotationSet:
 
     def at_frame(self, frame_idx: int) -> list[Annotation]:
         """The records covering ``frame_idx``, by onset."""
-        return [a for a in self.annotations if a.onset_frame <= frame_idx <= a.offset_frame]
+        return self.in_range(frame_idx, frame_idx)
 
     def in_range(self, first_frame: int, last_frame: int) -> list[Annotation]:
-        """The records overlapping ``[first_frame, last_frame]``, by onset."""
-        return [a for a in self.annotations
-                if a.offset_frame >= first_frame and a.onset_frame <= last_frame]
+        """The records overlapping ``[first_frame, last_frame]``, by onset (a binary search:
+        fast for a short range of a long video)."""
+        ordered = self._order()
+        # a record that overlaps starts at most its length before first_frame
+        start = bisect.bisect_left(self._onsets, first_frame - self._max_n_frames + 1)
+        stop = bisect.bisect_right(self._onsets, last_frame)
+        return [a for a in ordered[start:stop] if a.offset_frame >= first_frame]
 
     def rows(self) -> list[dict[str, Any]]:
         """Rows of the annotation file (:data:`ANNOTATION_COLUMNS`), by onset."""
@@ -299,24 +316,32 @@ class AnnotationSet:
             raise AnnotationError(f"{self.video}: offset_frame {annotation.offset_frame} is past "
                                   f"the last frame {self.n_frames - 1}")
 
-    def apply(self, change: AnnotationChange, *, notify: bool = True) -> None:
-        """Remove ``change.removed`` (by id, which must be present and unchanged) and add
-        ``change.added`` (ids must then be free), atomically: on error nothing changes."""
+    def validate(self, change: AnnotationChange) -> None:
+        """Raise AnnotationError if :meth:`apply` would refuse ``change`` (nothing changes)."""
+        removed_ids = [a.id for a in change.removed]
+        if len(set(removed_ids)) != len(removed_ids):
+            raise AnnotationError(f"{self.video}: the change removes an interval twice")
         for annotation in change.removed:
             current = self._by_id.get(annotation.id)
             if current != annotation:
                 raise AnnotationError(f"{self.video}: interval {annotation.id} is not in the set "
                                       "as the change expects (stale edit)")
-        remaining = set(self._by_id) - {a.id for a in change.removed}
+        remaining = set(self._by_id) - set(removed_ids)
         added_ids = [a.id for a in change.added]
         if len(set(added_ids)) != len(added_ids) or remaining & set(added_ids):
             raise AnnotationError(f"{self.video}: duplicate interval ids in the change")
         for annotation in change.added:
             self.check(annotation)
+
+    def apply(self, change: AnnotationChange, *, notify: bool = True) -> None:
+        """Remove ``change.removed`` (by id, which must be present and unchanged) and add
+        ``change.added`` (ids must then be free), atomically: on error nothing changes."""
+        self.validate(change)
         for annotation in change.removed:
             del self._by_id[annotation.id]
         for annotation in change.added:
             self._by_id[annotation.id] = annotation
+        self._ordered = None
         if notify and not change.is_empty:
             for listener in list(self._listeners):
                 listener(change)
@@ -356,7 +381,7 @@ def annotation_from_row(row: Mapping[str, str], *, default_source: str = "human"
         if not text:
             return None
         value = float(text)
-        if value != int(value) or value < 0:
+        if not math.isfinite(value) or value != int(value) or value < 0:
             raise AnnotationError(f"{column} {text!r} is not a frame number (0 or more)")
         return int(value)
 

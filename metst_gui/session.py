@@ -67,8 +67,13 @@ class VideoSession(QObject):
         return not self.undo_stack.isClean()
 
     def apply(self, change: AnnotationChange, text: str) -> None:
-        """Apply one edit as an undo step named ``text`` (nothing happens for an empty change)."""
+        """Apply one edit as an undo step named ``text`` (nothing happens for an empty change).
+
+        Raises AnnotationError (and pushes nothing) when the set refuses the change, e.g. a stale
+        edit: a refused step left on the stack would break every undo before it.
+        """
         if not change.is_empty:
+            self.annotations.validate(change)
             self.undo_stack.push(AnnotationChangeCommand(self.annotations, change, text))
 
     def set_result(self, result: AnalysisResult, *, replace_proposals: bool = True) -> None:
@@ -105,6 +110,7 @@ class VideoSession(QObject):
         proposals = [annotation_from_detection(i, result.model_name) for i in result.intervals]
         change = self.annotations.proposals_change(proposals)
         if not change.is_empty:
+            self.annotations.validate(change)
             self.undo_stack.push(ProposalsCommand(self.annotations, change, text,
                                                   mergeable=mergeable))
 
