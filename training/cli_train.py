@@ -3,14 +3,19 @@
 ``--protocol loso`` trains one model per held-out subject and evaluates it on that subject's
 whole videos (``RUN_DIR/folds/<subject>/model.pt`` and ``report.json``, pooled in
 ``RUN_DIR/report.json`` and ``report.md``, with the training-free flow spotter as baseline);
-``--protocol all`` trains the model for the app on every subject (``RUN_DIR/model.pt``).
+``--protocol holdout`` trains once and tests on held-out videos (the last 20 % of each
+subject's videos, see training/holdout.py; ``RUN_DIR/folds/holdout/``); ``--protocol auto`` is
+loso with at least 3 subjects that have expressions, else holdout. ``--protocol all`` trains
+the model for the app on every subject (``RUN_DIR/model.pt``); ``--final-model`` trains it too
+after a loso / holdout evaluation. ``--compare CKPT`` (default: the ``--base`` checkpoint)
+scores that checkpoint, as it is, on the same videos (the "reference" rows of the reports);
+``--model`` / ``--size auto`` default to the base's model and size.
 ``--data project`` learns from the intervals a human made, accepted or edited only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -18,12 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from core.datasets.base import Dataset
 from core.flow import FlowConfig, preview_config
+from core.models.checkpoint import read_checkpoint_meta
 from core.progress import Progress
 from core.store import FeatureStore
+from training.cli_progress import Reporter
 from training.data import (
     DATA_KINDS,
     DataSpec,
@@ -32,8 +37,11 @@ from training.data import (
     load_dataset,
     load_samples,
 )
-from training.labels import EMOTION_MAPPINGS, MACRO_POLICIES, LabelConfig
+from training.holdout import choose_protocol, holdout_fold
+from training.labels import EMOTION_MAPPINGS, MACRO_POLICIES, LabelConfig, is_micro
 from training.loso import (
+    MODEL_FILE,
+    REPORT_FILE,
     FoldJob,
     all_subjects_fold,
     fold_dir,
@@ -43,12 +51,22 @@ from training.loso import (
     run_folds,
     write_run_reports,
 )
+from training.reports import score_summary
 from training.sequences import CropConfig
-from training.trainer import MODEL_SIZES, TrainConfig, model_roi_set, resolve_device
+from training.trainer import (
+    MODEL_SIZES,
+    TRAINABLE_MODELS,
+    TrainConfig,
+    model_roi_set,
+    resolve_device,
+)
 
 __all__ = ["add_parser", "run", "train_config_from_args"]
 
 _MODELS = ("metst", "metst_plus", "tsfmicro")
+_PROTOCOLS = ("loso", "holdout", "auto", "all")
+_DEFAULT_MODEL = "metst_plus"
+_OWN_CONFIG_KEYS = ("in_channels", "n_classes", "class_names")   # set from the data
 _TSFMICRO_MAPPINGS = {"3-class": "three_class", "4-class": "four_class"}
 
 
@@ -70,16 +88,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--store", type=Path, help="feature store (default RUN_DIR/features.h5)")
     data.add_argument("--preview", action="store_true", help="fast preview features (DIS flow)")
     model = p.add_argument_group("model and run")
-    model.add_argument("--model", choices=_MODELS, default="metst_plus",
-                       help="model to train (default metst_plus)")
+    model.add_argument("--model", choices=_MODELS,
+                       help="model to train (default: the --base checkpoint's, else metst_plus)")
     model.add_argument("--size", choices=("auto", *MODEL_SIZES), default="auto",
-                       help="model size: paper, small (CPU), tiny; auto = paper on CUDA, "
-                            "small on the CPU")
-    model.add_argument("--protocol", choices=("loso", "all"), default="loso",
-                       help="loso: one fold per subject, with reports; all: the app's model")
+                       help="model size: paper, small (CPU), tiny; auto = the --base "
+                            "checkpoint's, else paper on CUDA, small on the CPU")
+    model.add_argument("--protocol", choices=_PROTOCOLS, default="loso",
+                       help="loso: one fold per subject, with reports; holdout: held-out "
+                            "videos; auto: loso with >= 3 subjects, else holdout; all: the "
+                            "app's model")
+    model.add_argument("--final-model", action="store_true",
+                       help="with loso / holdout / auto: then train the app's model on "
+                            "everything (RUN_DIR/model.pt)")
     model.add_argument("--out", required=True, type=Path, metavar="RUN_DIR",
                        help="run folder")
     model.add_argument("--base", type=Path, metavar="CKPT", help="checkpoint to fine-tune from")
+    model.add_argument("--compare", type=Path, metavar="CKPT",
+                       help="score this checkpoint too, as it is, on the evaluation videos "
+                            "(default: the --base checkpoint)")
     model.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR (finished folds are kept)")
     train = p.add_argument_group("training (defaults: the official ME-TST code)")
@@ -111,12 +137,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` the options ask for (official defaults for the data kind)."""
+    """The :class:`TrainConfig` the options ask for (official defaults for the data kind;
+    ``--size auto`` with a ``--base`` of the same model: the base's size)."""
+    model_name = args.model or _DEFAULT_MODEL
     size = args.size
+    model_config = _base_model_config(args.base, model_name) if size == "auto" else None
     if size == "auto":
         size = "paper" if resolve_device(args.device).type == "cuda" else "small"
-    config = TrainConfig.for_data(args.data, model=args.model, seed=args.seed,
-                                  model_config=MODEL_SIZES[size][args.model])
+    if model_config is None:
+        model_config = MODEL_SIZES[size][model_name]
+    config = TrainConfig.for_data(args.data, model=model_name, seed=args.seed,
+                                  model_config=model_config)
     ratio = (args.background_ratio if args.background_ratio is not None
              else config.crops.background_ratio)
     crops = replace(config.crops, background_ratio=ratio)
@@ -133,88 +164,27 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
                    **{key: value for key, value in overrides.items() if value is not None})
 
 
-class _Reporter:
-    """Progress as JSON lines on stdout (``--json-progress``) or tqdm bars on stderr."""
-
-    def __init__(self, json_lines: bool) -> None:
-        self.json_lines = json_lines
-        self._bar: tqdm | None = None
-        self._bar_key: tuple[str, str] | None = None
-
-    def event(self, event: dict[str, Any]) -> None:
-        """Print one event: a JSON line, or a bar update / a summary line."""
-        if self.json_lines:
-            print(json.dumps(event), flush=True)
-            return
-        kind = event["event"]
-        if kind == "epoch":
-            loss = event.get("loss")
-            self._progress(("epoch", event["fold"]), f"fold {event['fold']}".strip(),
-                           event["epoch"], event["epochs"],
-                           f"loss {loss:.4f}" if loss is not None else "")
-        elif kind == "fold_done":
-            self._close()
-            self.line(_fold_line(event))
-        elif kind == "fold_skipped":
-            self.line(f"fold {event['fold']}: {event['reason']}, skipped")
-        elif kind == "note":
-            self.line(event["message"])
-        elif kind == "done" and "checkpoint" in event:
-            self.line(f"model written to {event['checkpoint']}")
-        elif kind == "done" and "uar" in event:
-            self.line(f"pooled over the folds: UF1 {event['uf1']:.4f}, UAR {event['uar']:.4f} "
-                      f"→ {event['report']}")
-
-    def features(self, progress: Progress) -> None:
-        """Progress callback of the feature extraction (one step per video)."""
-        if progress.stage != "features":
-            return
-        if self.json_lines:
-            self.event({"event": "features", "done": progress.done, "total": progress.total,
-                        "video": progress.message})
-        else:
-            self._progress(("video", "features"), "features", progress.done, progress.total,
-                           progress.message)
-
-    def line(self, text: str) -> None:
-        """A line for the user (stdout, above any bar)."""
-        if self.json_lines:
-            self.event({"event": "note", "message": text})
-        else:
-            self._close()
-            print(text, flush=True)
-
-    def _progress(self, key: tuple[str, str], desc: str, done: int, total: int,
-                  postfix: str) -> None:
-        if self._bar is None or self._bar_key != key:
-            self._close()
-            self._bar = tqdm(total=total, desc=desc, unit=key[0], leave=False, file=sys.stderr,
-                             disable=None)
-            self._bar_key = key
-        self._bar.total = total
-        self._bar.update(done - self._bar.n)
-        if postfix:
-            self._bar.set_postfix_str(postfix, refresh=False)
-
-    def _close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        self._bar, self._bar_key = None, None
-
-    def close(self) -> None:
-        self._close()
+def _base_model_config(base: Path | None, model_name: str) -> dict[str, Any] | None:
+    """The size settings of a ``--base`` checkpoint of ``model_name`` (None: no such base)."""
+    if base is None:
+        return None
+    meta = read_checkpoint_meta(base)
+    if meta.model_name != model_name:
+        return None         # refused with a clear message when training starts
+    return {k: v for k, v in meta.config.items() if k not in _OWN_CONFIG_KEYS}
 
 
-def _fold_line(event: dict[str, Any]) -> str:
-    if "f1" not in event:
-        return f"fold {event['fold']}: trained in {event['seconds']:.0f} s → {event['checkpoint']}"
-    return (f"fold {event['fold']}: spotting F1 {event['f1']:.4f} (flow spotter "
-            f"{event['baseline_f1']:.4f}), UF1 {event['uf1']:.4f}, {event['seconds']:.0f} s")
+def _model_name(args: argparse.Namespace) -> str:
+    """``--model``, else the ``--base`` checkpoint's model, else metst_plus."""
+    if args.model is not None:
+        return str(args.model)
+    return _DEFAULT_MODEL if args.base is None else read_checkpoint_meta(args.base).model_name
 
 
 def run(args: argparse.Namespace) -> int:
-    reporter = _Reporter(args.json_progress)
+    reporter = Reporter(args.json_progress)
     try:
+        args = argparse.Namespace(**{**vars(args), "model": _model_name(args)})
         if args.model == "tsfmicro":
             return _run_tsfmicro(args, reporter)
         return _run_per_frame(args, reporter)
@@ -250,10 +220,14 @@ def _dataset(specs: Sequence[DataSpec], labels: LabelConfig,
         dataset = replace(dataset, videos=[v for v in dataset.videos if v.subject in subjects])
     if not dataset.videos:
         raise ValueError(f"{specs[0].root}: no videos found")
+    if not any(is_micro(i, labels.macro_policy) for v in dataset.videos for i in v.intervals):
+        raise ValueError(f"{', '.join(str(s.root) for s in specs)}: no micro-expression "
+                         f"intervals to learn from (a project's intervals count once a human "
+                         f"made, accepted or edited them)")
     return dataset
 
 
-def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
+def _run_per_frame(args: argparse.Namespace, reporter: Reporter) -> int:
     """ME-TST / ME-TST+: features, then the final model or the LOSO folds and their reports."""
     specs = _specs(args)
     config = train_config_from_args(args)
@@ -262,6 +236,7 @@ def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
     run_info = {"protocol": args.protocol, "model": config.model,
                 "data": [spec.to_dict() for spec in specs], "subjects": args.subjects,
                 "base": None if args.base is None else str(args.base),
+                "compare": None if args.compare is None else str(args.compare),
                 "config": config.to_dict(), "features": flow_config.to_dict(),
                 "data_description": ", ".join(f"{s.kind} {s.root}" for s in specs)}
     dataset = _dataset(specs, config.labels, args.subjects)
@@ -272,24 +247,51 @@ def _run_per_frame(args: argparse.Namespace, reporter: _Reporter) -> int:
     common = {"samples": tuple(samples), "config": config,
               "feature_params": flow_config.to_dict(),
               "data": {"specs": run_info["data"], "name": dataset.name},
-              "base_checkpoint": args.base, "device": args.device}
+              "base_checkpoint": args.base, "device": args.device,
+              "reference_checkpoint": _reference(args.compare or args.base, roi_set, reporter)}
     if args.protocol == "all":
         fold = all_subjects_fold(subjects)
         run_fold(FoldJob(fold, 0, 1, fold_dir(args.out, fold), **common), reporter.event)
         reporter.event({"event": "done", "checkpoint": str(args.out / "model.pt"),
                         "seconds": time.perf_counter() - started})
         return 0
-    folds = loso_folds(subjects)
-    jobs = [FoldJob(fold, k, len(folds), fold_dir(args.out, fold), **common)
+    protocol = args.protocol
+    if protocol == "auto":
+        protocol = choose_protocol(samples, config.labels.macro_policy)
+    folds = loso_folds(subjects) if protocol == "loso" else [holdout_fold(samples)]
+    n_jobs = len(folds) + int(args.final_model)
+    reporter.event({"event": "protocol", "protocol": protocol, "n_folds": len(folds),
+                    "subjects": subjects, "test_videos": list(folds[0].test_videos),
+                    "final_model": args.final_model})
+    jobs = [FoldJob(fold, k, n_jobs, fold_dir(args.out, fold), **common)
             for k, fold in enumerate(folds)]
     reports = run_folds(jobs, parallel_folds=args.parallel_folds, on_event=reporter.event)
     data = write_run_reports(args.out, reports, model_name=config.model, run_info=run_info)
-    _report_pooled(args, reporter, data, len(reports), time.perf_counter() - started)
+    checkpoint = None
+    if args.final_model:
+        fold = all_subjects_fold(subjects)
+        run_fold(FoldJob(fold, len(folds), n_jobs, fold_dir(args.out, fold), **common),
+                 reporter.event)
+        checkpoint = args.out / MODEL_FILE
+    _report_pooled(args, reporter, data, len(reports), time.perf_counter() - started,
+                   checkpoint)
     return 0
 
 
+def _reference(path: Path | None, roi_set: str, reporter: Reporter) -> Path | None:
+    """The checkpoint to score beside the trained model, if its features are this run's."""
+    if path is None:
+        return None
+    meta = read_checkpoint_meta(path)
+    if meta.model_name not in TRAINABLE_MODELS or meta.roi_set != roi_set:
+        reporter.line(f"warning: {path} is a {meta.model_name} model on ROI set "
+                      f"{meta.roi_set}, not {roi_set}: it is not compared")
+        return None
+    return path
+
+
 def _samples(args: argparse.Namespace, dataset: Dataset, flow_config: FlowConfig,
-             reporter: _Reporter) -> list[VideoSample]:
+             reporter: Reporter) -> list[VideoSample]:
     """The dataset's videos with their traces (from the store, else extracted into it)."""
     for warning in dataset.warnings:
         reporter.event({"event": "note", "message": f"warning: {warning}"})
@@ -302,14 +304,19 @@ def _samples(args: argparse.Namespace, dataset: Dataset, flow_config: FlowConfig
     return samples
 
 
-def _report_pooled(args: argparse.Namespace, reporter: _Reporter, data: dict[str, Any],
-                   n_folds: int, seconds: float) -> None:
-    """The ``done`` event and, on a terminal, the pooled summary line."""
+def _report_pooled(args: argparse.Namespace, reporter: Reporter, data: dict[str, Any],
+                   n_folds: int, seconds: float, checkpoint: Path | None = None) -> None:
+    """The ``done`` event (with the final model's ``checkpoint`` when one was trained) and,
+    on a terminal, the pooled summary line."""
     model, baseline = data["model"], data["baseline"]
-    reporter.event({"event": "done", "report": str(args.out / "report.json"),
-                    "f1": model["spotting"]["f1"], "baseline_f1": baseline["spotting"]["f1"],
-                    "uf1": model["recognition"]["uf1"], "strs": model["strs"],
-                    "seconds": seconds})
+    done = {"event": "done", "report": str(args.out / REPORT_FILE),
+            "f1": model["spotting"]["f1"], "baseline_f1": baseline["spotting"]["f1"],
+            "uf1": model["recognition"]["uf1"], "strs": model["strs"], "seconds": seconds}
+    done["scores"] = {name: score_summary(data[name])
+                      for name in ("model", "baseline", "reference") if name in data}
+    if checkpoint is not None:
+        done["checkpoint"] = str(checkpoint)
+    reporter.event(done)
     if not args.json_progress:
         reporter.line(f"pooled over {n_folds} folds: spotting F1 {model['spotting']['f1']:.4f} "
                       f"(flow spotter {baseline['spotting']['f1']:.4f}), UF1 "
@@ -317,7 +324,7 @@ def _report_pooled(args: argparse.Namespace, reporter: _Reporter, data: dict[str
                       f"{args.out / 'report.md'}")
 
 
-def _run_tsfmicro(args: argparse.Namespace, reporter: _Reporter) -> int:
+def _run_tsfmicro(args: argparse.Namespace, reporter: Reporter) -> int:
     """TSFmicro through :mod:`training.tsfmicro_trainer` (imported only here)."""
     try:
         from training.tsfmicro_trainer import (

@@ -11,7 +11,8 @@ A run lives in one folder::
     RUN_DIR/folds/<subject>/model.pt   the fold's checkpoint
     RUN_DIR/folds/<subject>/report.json   written last: the fold is finished
     RUN_DIR/folds/<subject>/state.pt   epoch checkpoint while the fold trains (deleted after)
-    RUN_DIR/report.json, report.md     pooled over the finished folds
+    RUN_DIR/report.json, report.md     pooled over the finished folds ("model", "baseline",
+                                       and "reference" with a reference checkpoint)
     RUN_DIR/model.pt                   protocol "all": the model for the app
 
 :func:`run_folds` trains and evaluates folds, skipping finished ones and resuming an
@@ -68,11 +69,16 @@ ALL_FOLD = "all"
 
 @dataclass(frozen=True)
 class Fold:
-    """Which subjects train and which are held out (none: the final model on everyone)."""
+    """Which subjects train and which are held out (none: the final model on everyone).
+
+    ``test_videos`` (sample keys ``subject/video``) holds single videos of training subjects
+    out (the held-out split of :mod:`training.holdout`); those videos are tested, not trained.
+    """
 
     name: str
     train_subjects: tuple[str, ...]
     test_subjects: tuple[str, ...]
+    test_videos: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         shared = sorted(set(self.train_subjects) & set(self.test_subjects))
@@ -98,10 +104,16 @@ def all_subjects_fold(subjects: Sequence[str]) -> Fold:
 
 def split_samples(samples: Sequence[VideoSample], fold: Fold
                   ) -> tuple[list[VideoSample], list[VideoSample]]:
-    """(training samples, test samples) of a fold; samples of other subjects are left out."""
-    train = [s for s in samples if s.subject in fold.train_subjects]
-    test = [s for s in samples if s.subject in fold.test_subjects]
-    if {s.subject for s in train} & {s.subject for s in test}:
+    """(training samples, test samples) of a fold; samples of other subjects are left out.
+
+    A subject is on one side only, except for the fold's ``test_videos``: those videos of
+    training subjects are tested and the subject's other videos trained.
+    """
+    held_out = set(fold.test_videos)
+    train = [s for s in samples if s.subject in fold.train_subjects and s.key not in held_out]
+    test = [s for s in samples if s.subject in fold.test_subjects or s.key in held_out]
+    shared = {s.subject for s in train} & {s.subject for s in test}
+    if shared - {s.subject for s in test if s.key in held_out}:
         raise ValueError(f"fold {fold.name}: a subject is on both sides")
     return train, test
 
@@ -137,6 +149,7 @@ class FoldJob:
         feature_params: the flow extraction parameters (stored in the checkpoint).
         data: what the data was (specs), stored in the checkpoint's training summary.
         base_checkpoint: a checkpoint to fine-tune from.
+        reference_checkpoint: a checkpoint scored, as it is, beside the trained model.
         device: ``auto`` / ``cpu`` / ``cuda``.
         threads: torch threads (None: leave torch's default).
     """
@@ -150,6 +163,7 @@ class FoldJob:
     feature_params: Mapping[str, Any]
     data: Mapping[str, Any]
     base_checkpoint: Path | None = None
+    reference_checkpoint: Path | None = None
     device: str = "auto"
     threads: int | None = None
 
@@ -172,6 +186,7 @@ def _training_summary(job: FoldJob, train: Sequence[VideoSample], k_p: int,
     return {**dataset_summary(train, job.config.labels.macro_policy),
             "data": dict(job.data), "fold": job.fold.name,
             "held_out_subjects": list(job.fold.test_subjects),
+            "held_out_videos": list(job.fold.test_videos),
             "base_checkpoint": None if job.base_checkpoint is None else str(job.base_checkpoint),
             "config": job.config.to_dict(), "seed": job.config.seed, "k_p": k_p,
             "losses": list(losses), "class_weights": list(weights),
@@ -220,8 +235,11 @@ def run_fold(job: FoldJob, on_event: EventCallback | None = None) -> FoldReport 
         return None
     report = _evaluate_fold(job, checkpoint, test, k_p, result.losses, len(train), started)
     write_json(job.directory / REPORT_FILE, report.to_dict())
-    emit({**done, "f1": report.model.spotting.f1, "baseline_f1": report.baseline.spotting.f1,
-          "uf1": report.model.recognition.uf1, "seconds": report.seconds})
+    scores = {"f1": report.model.spotting.f1, "baseline_f1": report.baseline.spotting.f1,
+              "uf1": report.model.recognition.uf1, "seconds": report.seconds}
+    if report.reference is not None:
+        scores["reference_f1"] = report.reference.spotting.f1
+    emit({**done, **scores})
     return report
 
 
@@ -231,9 +249,13 @@ def _evaluate_fold(job: FoldJob, checkpoint: Path, test: Sequence[VideoSample], 
     model = CheckpointCurveModel(checkpoint)
     common = {"k_p": k_p, "postprocess": config.postprocess, "labels": config.labels,
               "iou_threshold": config.iou_threshold}
+    reference = None
+    if job.reference_checkpoint is not None:
+        reference = evaluate_model(CheckpointCurveModel(job.reference_checkpoint), test,
+                                   **common)
     return FoldReport(job.fold.name, k_p, evaluate_model(model, test, **common),
                       evaluate_baseline(test, **common), n_train, len(test), list(losses),
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, reference)
 
 
 def fold_finished(directory: Path) -> bool:
@@ -358,8 +380,8 @@ def write_run_reports(run_dir: Path, folds: Sequence[FoldReport], *, model_name:
                       run_info: Mapping[str, Any]) -> dict[str, Any]:
     """``RUN_DIR/report.json`` (pooled model and baseline, and every fold) and ``report.md``."""
     pooled = pool_fold_reports(folds)
-    data = {"model": pooled["model"].to_dict(), "baseline": pooled["baseline"].to_dict(),
-            "folds": {f.fold: f.to_dict() for f in folds}, "run": dict(run_info)}
+    data = {name: report.to_dict() for name, report in pooled.items()}
+    data.update({"folds": {f.fold: f.to_dict() for f in folds}, "run": dict(run_info)})
     write_json(run_dir / REPORT_FILE, data)
     info = {"data": run_info.get("data_description", ""),
             "epochs": run_info.get("config", {}).get("epochs"),

@@ -4,7 +4,9 @@ A held-out video is analysed exactly as the app analyses it: the fold's checkpoi
 as a :class:`~core.curve_models.CheckpointCurveModel`, its curves over the WHOLE video go through
 :func:`core.postprocess.spot_intervals` with the fold's ``k_p`` (from its training subjects
 only) — the functions :func:`core.analysis.analyze` calls. The training-free flow spotter runs on
-the same traces with the same post-processing as the baseline row. Predictions and the
+the same traces with the same post-processing as the baseline row; a reference checkpoint
+(the model in use before a retraining, a fine-tuned model's base) is scored the same way.
+Predictions and the
 micro-expressions (ground truth, emotions mapped to the training classes) are scored by
 :func:`core.metrics.evaluate`; folds are pooled with :func:`core.metrics.pool_reports` (TP/FP/FN
 summed, recognition pairs concatenated: never an average of fold scores).
@@ -32,10 +34,11 @@ from training.data import VideoSample
 from training.labels import LabelConfig
 
 __all__ = ["FoldReport", "predict_intervals", "ground_truth", "evaluate_model",
-           "evaluate_baseline", "pool_fold_reports", "write_json", "read_fold_report",
-           "markdown_report", "BASELINE_NAME"]
+           "evaluate_baseline", "pool_fold_reports", "score_summary", "write_json",
+           "read_fold_report", "markdown_report", "BASELINE_NAME", "REFERENCE_NAME"]
 
 BASELINE_NAME = "flow spotter (training-free)"
+REFERENCE_NAME = "reference checkpoint (as it was)"
 
 
 @dataclass
@@ -50,6 +53,8 @@ class FoldReport:
         n_train_videos, n_test_videos: videos on each side.
         losses: mean training loss per epoch.
         seconds: wall time of training and evaluation.
+        reference: a reference checkpoint's evaluation (``metst train --compare``, e.g. the
+            model in use before this training) on the same videos; None without one.
     """
 
     fold: str
@@ -60,12 +65,16 @@ class FoldReport:
     n_test_videos: int
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    reference: EvaluationReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fold": self.fold, "k_p": self.k_p, "model": self.model.to_dict(),
+        data = {"fold": self.fold, "k_p": self.k_p, "model": self.model.to_dict(),
                 "baseline": self.baseline.to_dict(), "n_train_videos": self.n_train_videos,
                 "n_test_videos": self.n_test_videos, "losses": list(self.losses),
                 "seconds": self.seconds}
+        if self.reference is not None:
+            data["reference"] = self.reference.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FoldReport:
@@ -73,7 +82,8 @@ class FoldReport:
                    EvaluationReport.from_dict(data["model"]),
                    EvaluationReport.from_dict(data["baseline"]),
                    int(data["n_train_videos"]), int(data["n_test_videos"]),
-                   [float(v) for v in data.get("losses", [])], float(data.get("seconds", 0.0)))
+                   [float(v) for v in data.get("losses", [])], float(data.get("seconds", 0.0)),
+                   EvaluationReport.from_dict(data["reference"]) if data.get("reference") else None)
 
 
 def predict_intervals(model: CurveModel, traces: FlowTraces,
@@ -126,11 +136,26 @@ def evaluate_baseline(samples: Sequence[VideoSample], *, k_p: int,
 
 
 def pool_fold_reports(folds: Sequence[FoldReport]) -> dict[str, EvaluationReport]:
-    """``{"model": pooled, "baseline": pooled}`` over the folds (exact pooling)."""
+    """``{"model": pooled, "baseline": pooled}`` over the folds (exact pooling), and
+    ``"reference"`` (the reference checkpoint) when every fold evaluated one."""
     if not folds:
         raise ValueError("no finished folds to pool")
-    return {"model": pool_reports([f.model for f in folds]),
-            "baseline": pool_reports([f.baseline for f in folds])}
+    pooled = {"model": pool_reports([f.model for f in folds]),
+              "baseline": pool_reports([f.baseline for f in folds])}
+    references = [f.reference for f in folds if f.reference is not None]
+    if len(references) == len(folds):
+        pooled["reference"] = pool_reports(references)
+    return pooled
+
+
+def score_summary(report: Mapping[str, Any]) -> dict[str, float | int]:
+    """The headline numbers of an :meth:`EvaluationReport.to_dict` (the app's comparison
+    table): spotting TP, FP, FN, precision, recall, F1; recognition UF1, UAR; STRS."""
+    spotting, recognition = report["spotting"], report["recognition"]
+    return {"tp": spotting["tp"], "fp": spotting["fp"], "fn": spotting["fn"],
+            "precision": spotting["precision"], "recall": spotting["recall"],
+            "f1": spotting["f1"], "uf1": recognition["uf1"], "uar": recognition["uar"],
+            "strs": report["strs"]}
 
 
 def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
@@ -204,7 +229,10 @@ def markdown_report(folds: Sequence[FoldReport], *, model_name: str,
               f"## Spotting (pooled over {len(folds)} folds, IoU ≥ {iou:g})", "",
               "| Method | TP | FP | FN | Precision | Recall | F1 |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-              _spotting_row(BASELINE_NAME, baseline), _spotting_row(model_name, model), "",
+              _spotting_row(BASELINE_NAME, baseline),
+              *([_spotting_row(REFERENCE_NAME, pooled["reference"])] if "reference" in pooled
+                else []),
+              _spotting_row(model_name, model), "",
               "## Recognition of the spotted micro-expressions and STRS", "",
               "| Method | Pairs | UF1 | UAR | F1 | STRS |",
               "| --- | ---: | ---: | ---: | ---: | ---: |",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,57 @@ def test_a_killed_run_resumes_from_its_last_epoch(project: tuple[Path, Path],
     ben_epochs = [e["epoch"] for e in lines if e["event"] == "epoch"]
     assert ben_epochs[0] >= 4 and ben_epochs[-1] == 40
     assert next(e for e in lines if e["event"] == "fold_done")["resumed_from_epoch"] >= 3
+
+
+def test_auto_protocol_holds_out_videos_then_trains_the_final_model_and_compares(
+        project: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(project, tmp_path / "old", "--protocol", "all") == 0
+    old = tmp_path / "old" / "model.pt"
+    capsys.readouterr()
+    run_dir = tmp_path / "run"
+    assert train(project, run_dir, "--protocol", "auto", "--final-model", "--compare", str(old),
+                 "--json-progress") == 0
+    lines = events(capsys.readouterr().out)
+    protocol = next(e for e in lines if e["event"] == "protocol")
+    assert protocol["protocol"] == "holdout" and protocol["test_videos"] == ["ben/take"]
+    assert [e["fold"] for e in lines if e["event"] == "fold_start"] == ["holdout", "all"]
+    done = lines[-1]
+    assert done["event"] == "done" and done["checkpoint"] == str(run_dir / "model.pt")
+    assert (run_dir / "model.pt").is_file() and (run_dir / "folds" / "holdout").is_dir()
+    scores = done["scores"]
+    assert set(scores) == {"model", "baseline", "reference"}
+    assert scores["reference"]["tp"] + scores["reference"]["fn"] == 2   # ben's reviewed two
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["reference"]["spotting"]["f1"] == scores["reference"]["f1"]
+    summary = read_checkpoint_meta(run_dir / "model.pt").training_summary
+    assert summary["subjects"] == list(SUBJECTS) and summary["n_videos"] == 2
+
+
+def test_size_and_model_default_to_the_base_checkpoints(
+        project: tuple[Path, Path], tmp_path: Path) -> None:
+    assert train(project, tmp_path / "base", "--protocol", "all", "--model", "metst") == 0
+    root, store = project
+    base = tmp_path / "base" / "model.pt"
+    code = main(["train", "--data", "project", "--root", str(root), "--out",
+                 str(tmp_path / "tuned"), "--store", str(store), "--protocol", "all",
+                 "--base", str(base), "--epochs", "1", "--batch", "4", "--crop-seconds", "1"])
+    assert code == 0
+    meta = read_checkpoint_meta(tmp_path / "tuned" / "model.pt")
+    assert meta.model_name == "metst" and meta.config["d_model"] == 16      # tiny, like the base
+
+
+def test_a_project_without_reviewed_intervals_is_refused_before_extraction(
+        project: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, _store = project
+    unreviewed = tmp_path / "unreviewed"
+    shutil.copytree(root / "anna", unreviewed / "anna")
+    (unreviewed / "anna" / "take.intervals.csv").write_text(
+        "onset_frame,apex_frame,offset_frame,source,status\n20,24,28,model,proposed\n")
+    code = main(["train", "--data", "project", "--root", str(unreviewed), "--out",
+                 str(tmp_path / "run"), *TINY])
+    err = capsys.readouterr().err
+    assert code == 1 and "no micro-expression intervals" in err and str(unreviewed) in err
+    assert not (tmp_path / "run" / "features.h5").exists()
 
 
 @pytest.mark.parametrize("arguments, message", [
