@@ -1,0 +1,239 @@
+"""Opening, switching and closing the window's document: a project and one of its videos.
+
+:class:`SessionManager` turns "open this path" into a :class:`~metst_gui.session.VideoSession`:
+
+* a folder that is a project (``project.json`` or ``.metst`` inside, or subject folders of videos)
+  opens as a project, and its first video (or none) is shown;
+* a video file or a folder of frames opens in its project: the project it lies in, else an
+  implicit project in the user's data folder that links it (:func:`core.project.project_for_video`).
+
+Opening a video loads its saved annotations, offers to recover a newer autosave (one undo step),
+and shows its stored analysis without recomputing. Leaving a video with unsaved edits asks Save /
+Discard / Cancel (the autosave keeps the edits on disk either way until the user discards them).
+The video itself opens asynchronously through the :class:`~metst_gui.video_view.VideoView`; the
+session switches only when the new video opened, so a file that fails leaves the old one usable.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.annotation_store import (
+    AnnotationFileError,
+    change_to,
+    discard_autosave,
+    has_newer_autosave,
+    load_annotations,
+)
+from core.annotations import AnnotationSet
+from core.project import (
+    PROJECT_FILE,
+    STATE_DIR,
+    Project,
+    ProjectError,
+    ProjectVideo,
+    project_for_video,
+)
+from metst_gui.analysis_worker import load_stored_result
+from metst_gui.autosave import AutosaveController
+from metst_gui.frame_loader import VideoInfo
+from metst_gui.recovery_dialog import ask_recover
+from metst_gui.session import VideoSession
+from metst_gui.user_paths import projects_dir
+from metst_gui.video_view import VideoView
+
+__all__ = ["SessionManager", "is_project_folder"]
+
+_log = logging.getLogger(__name__)
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+def is_project_folder(path: Path) -> bool:
+    """A folder to open as a project rather than as a folder of frames."""
+    if (path / PROJECT_FILE).is_file() or (path / STATE_DIR).is_dir():
+        return True
+    try:
+        entries = list(path.iterdir())
+    except OSError:
+        return False
+    has_images = any(e.suffix.lower() in _IMAGE_SUFFIXES for e in entries if e.is_file())
+    return not has_images and not (path / "color").is_dir()
+
+
+class SessionManager(QObject):
+    """The open project and video of the window.
+
+    Signals:
+        project_changed(object): the open ``Project`` (or None).
+        session_changed(object): the open ``VideoSession`` (or None); panels follow it.
+        status(str): a short message for the status bar.
+        error(str title, str message): something the user must read (shown in a message box).
+    """
+
+    project_changed = Signal(object)
+    session_changed = Signal(object)
+    status = Signal(str)
+    error = Signal(str, str)
+
+    def __init__(self, video_view: VideoView, autosave: AutosaveController,
+                 dialog_parent: QWidget) -> None:
+        super().__init__(dialog_parent)
+        self._video_view = video_view
+        self._autosave = autosave
+        self._dialog_parent = dialog_parent
+        self.project: Project | None = None
+        self.session: VideoSession | None = None
+        self._pending: tuple[Project, ProjectVideo] | None = None
+        video_view.video_opened.connect(self._on_video_opened)
+        video_view.open_failed.connect(self._on_open_failed)
+
+    # ----------------------------------------------------------------- opening
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a project folder, a video file or a folder of frames."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            self.error.emit("Cannot open", f"{path}: no such file or folder")
+            return
+        if path.is_dir() and is_project_folder(path):
+            self.open_project(path)
+            return
+        try:
+            project, video = project_for_video(path, projects_dir())
+        except (ProjectError, OSError) as exc:
+            self.error.emit("Cannot open", str(exc))
+            return
+        self.open_video(project, video)
+
+    def open_project(self, root: str | Path) -> None:
+        """Open the project at ``root`` and show its first video (if any)."""
+        try:
+            project = Project.open(root)
+        except ProjectError as exc:
+            self.error.emit("Cannot open project", str(exc))
+            return
+        if not self.close_session():
+            return
+        self._set_project(project)
+        videos = [v for v in project.videos() if v.path.exists()]
+        if videos:
+            self.open_video(project, videos[0])
+        else:
+            self.status.emit(f"{project.root}: no videos yet (put them in subject folders)")
+
+    def open_video(self, project: Project, video: ProjectVideo) -> None:
+        """Open ``video`` of ``project`` (asynchronously; ``session_changed`` when it opened)."""
+        if self.session is not None and self.session.video == video \
+                and self.session.project.root == project.root:
+            return
+        if not self.close_session():
+            return
+        self._pending = (project, video)
+        self.status.emit(f"Opening {video.path}…")
+        self._video_view.open_video(video.path)
+
+    # ------------------------------------------------------------ saving/closing
+
+    def save(self) -> bool:
+        """File → Save; False when it failed (the failure was reported, edits kept)."""
+        if self.session is None:
+            return True
+        path = self._autosave.save(self.session)
+        if path is not None:
+            self.status.emit(f"Saved {path}")
+        return path is not None
+
+    def close_session(self) -> bool:
+        """Leave the open video, asking about unsaved edits; False if the user cancelled."""
+        session = self.session
+        if session is None:
+            return True
+        if session.is_dirty:
+            answer = QMessageBox.question(
+                self._dialog_parent, "Unsaved edits",
+                f"Save the edits of {session.video.name} before closing it?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            if answer == QMessageBox.StandardButton.Save and not self.save():
+                return False
+            if answer == QMessageBox.StandardButton.Discard:
+                self._autosave.flush()
+                self._autosave.set_session(None)
+                discard_autosave(session.project.autosave_path(session.video))
+        self._autosave.set_session(None)
+        self.session = None
+        self.session_changed.emit(None)
+        session.close()
+        session.deleteLater()
+        return True
+
+    # -------------------------------------------------------------- internals
+
+    def _set_project(self, project: Project) -> None:
+        if self.project is None or self.project.root != project.root:
+            self.project = project
+            self.project_changed.emit(project)
+
+    @Slot(object)
+    def _on_video_opened(self, info: VideoInfo) -> None:
+        if self._pending is None:
+            return
+        project, video = self._pending
+        self._pending = None
+        annotations = self._load_annotations(project, video, info)
+        session = VideoSession(project, video, info, annotations, self)
+        self._offer_recovery(session)
+        stored = load_stored_result(project, video, n_frames=info.n_frames,
+                                    threshold_p=project.settings.threshold_p,
+                                    warn=self.status.emit)
+        if stored is not None:
+            has_proposals = any(a.source == "model" for a in annotations)
+            session.set_result(stored, replace_proposals=not has_proposals)
+        self._set_project(project)
+        self.session = session
+        self._autosave.set_session(session)
+        self.session_changed.emit(session)
+        _log.info("opened %s (%s)", video.path, project.root)
+
+    @Slot(str)
+    def _on_open_failed(self, _message: str) -> None:
+        self._pending = None  # the view reports the message; the old video stays
+
+    def _load_annotations(self, project: Project, video: ProjectVideo,
+                          info: VideoInfo) -> AnnotationSet:
+        path = project.annotations_path(video)
+        try:
+            annotations, warnings = load_annotations(path, video=video.name,
+                                                     n_frames=info.n_frames, fps=info.fps)
+        except AnnotationFileError as exc:
+            self.error.emit("Cannot read the annotations",
+                            f"{exc}\n\nThe video opens without them; the file is left as it is "
+                            "until you save.")
+            return AnnotationSet(video.name, info.n_frames, info.fps)
+        for warning in warnings:
+            _log.warning("%s", warning)
+        if warnings:
+            self.status.emit(f"{path.name}: {len(warnings)} rows skipped (see the log)")
+        return annotations
+
+    def _offer_recovery(self, session: VideoSession) -> None:
+        saved = session.project.annotations_path(session.video)
+        autosave = session.project.autosave_path(session.video)
+        if not has_newer_autosave(saved, autosave):
+            return
+        if not ask_recover(self._dialog_parent, saved, autosave):
+            discard_autosave(autosave)
+            return
+        try:
+            recovered, _warnings = load_annotations(autosave, video=session.video.name,
+                                                    n_frames=session.n_frames, fps=session.fps)
+        except AnnotationFileError as exc:
+            self.error.emit("Cannot recover", str(exc))
+            return
+        session.apply(change_to(session.annotations, recovered), "Recover autosaved edits")
