@@ -1,0 +1,249 @@
+"""The assembled review window: analysis in the background with progress, cancel and errors;
+results in every row; the playhead through all rows; edits saved, recovered after a crash, and
+opened again; drag-and-drop; threshold changes without a model run."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+import metst_gui.session_manager as session_manager_module
+from core.annotations import AnnotationChange
+from core.postprocess import detect_peaks
+from metst_gui.edit_actions import human_interval
+from metst_gui.main_window import MainWindow
+from tests.fixtures.videos import sample_frames
+from tests.gui.test_main_window import no_qthread_left_running  # noqa: F401 (autouse fixture)
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT_MS = 60_000
+CLIP_N_FRAMES = 96
+
+
+@pytest.fixture(scope="module")
+def clip_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's first 96 frames as an MJPEG .avi (analysed in a few seconds)."""
+    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (640, 360))
+    for frame in sample_frames(CLIP_N_FRAMES):
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path: Path, clip_master: Path) -> Path:
+    """A private copy per test, so that no two tests share an implicit project."""
+    path = tmp_path / "footage" / "clip.avi"
+    path.parent.mkdir()
+    shutil.copy(clip_master, path)
+    return path
+
+
+@pytest.fixture
+def messages(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(title, text) of every error box; closing with unsaved edits answers Discard."""
+    shown: list[tuple[str, str]] = []
+
+    def record(_parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", record)
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    return shown
+
+
+def _window(qtbot) -> MainWindow:
+    window = MainWindow(analysis_workers=1)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def _open(qtbot, window: MainWindow, path: Path) -> None:
+    with qtbot.waitSignal(window.sessions.session_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda session: session is not None):
+        window.open_path(path)
+
+
+def _analyse(qtbot, window: MainWindow) -> list[tuple[str, int, int]]:
+    progress: list[tuple[str, int, int]] = []
+    worker = window.analysis_panel.worker
+    worker.progress.connect(lambda stage, done, total, _m: progress.append((stage, done, total)))
+    with qtbot.waitSignal(window.analysis_panel.result_ready, timeout=TIMEOUT_MS):
+        window.run_analysis_action.trigger()
+    return progress
+
+
+def test_analysis_runs_in_the_background_and_renders_in_every_panel(
+        qtbot, clip: Path, messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    window.analysis_panel.threshold_spin.setValue(0.1)   # low p: several proposals to show
+
+    progress = _analyse(qtbot, window)
+
+    session = window.session
+    assert [stage for stage, _d, _t in progress].count("flow") >= 2
+    flow_done = [done for stage, done, _t in progress if stage == "flow"]
+    assert flow_done == sorted(flow_done) and flow_done[-1] == CLIP_N_FRAMES
+    assert session.result is not None and len(session.result.curves.spot) == CLIP_N_FRAMES
+    proposals = [a for a in session.annotations if a.is_unreviewed_proposal]
+    assert proposals, "p = 0.1 should propose intervals on the sample clip"
+    assert len(window.timeline.spotting_row.smoothed_curve.getOriginalDataset()[1]) == \
+        CLIP_N_FRAMES
+    window.timeline.set_visible_range(0, CLIP_N_FRAMES - 1)
+    assert set(window.interval_track.shown_bands()) == {a.id for a in proposals}
+    assert window.interval_table.model.rowCount() == len(proposals)
+    assert window.isWindowModified()                     # proposals are not saved yet
+    assert not messages
+
+
+def test_threshold_changes_redraw_the_proposals_without_a_model_run(
+        qtbot, clip: Path, messages, monkeypatch: pytest.MonkeyPatch) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    window.analysis_panel.threshold_spin.setValue(0.1)
+    _analyse(qtbot, window)
+    n_low = sum(a.is_unreviewed_proposal for a in window.session.annotations)
+    import core.analysis
+    monkeypatch.setattr(core.analysis, "analyze",
+                        lambda *a, **k: pytest.fail("the model ran again"))
+
+    window.analysis_panel.threshold_spin.setValue(0.95)
+
+    n_high = sum(a.is_unreviewed_proposal for a in window.session.annotations)
+    assert window.session.result.postprocess.p == pytest.approx(0.95)
+    assert n_high < n_low
+    result = window.session.result
+    _peaks, threshold = detect_peaks(result.curves.spot, result.postprocess.k_p, 0.95)
+    assert window.timeline.spotting_row.threshold == pytest.approx(threshold)
+    window.session.undo_stack.undo()                     # one step back to p = 0.1
+    assert sum(a.is_unreviewed_proposal for a in window.session.annotations) == n_low
+
+
+def test_cancelling_the_analysis_keeps_the_window_usable(
+        qtbot, tmp_path: Path, sample_video_path: Path, messages) -> None:
+    video = tmp_path / "s" / "sample.mp4"
+    video.parent.mkdir()
+    shutil.copy(sample_video_path, video)
+    window = _window(qtbot)
+    _open(qtbot, window, video)
+    worker = window.analysis_panel.worker
+
+    with qtbot.waitSignal(worker.cancelled, timeout=TIMEOUT_MS):
+        window.run_analysis_action.trigger()
+        qtbot.waitUntil(lambda: window.analysis_panel.progress_bar.value() > 0,
+                        timeout=TIMEOUT_MS)
+        window.cancel_analysis_action.trigger()
+
+    assert window.session.result is None and len(window.session.annotations) == 0
+    assert window.analysis_panel.run_button.isEnabled()
+    with qtbot.waitSignal(window.video_view.frame_shown, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda idx: idx == 5):
+        window.playhead.set_frame(5)
+    assert not messages
+
+
+def test_a_video_without_a_face_gives_a_message_and_the_window_stays_usable(
+        qtbot, tmp_path: Path, no_face_path: Path, clip: Path, messages) -> None:
+    video = tmp_path / "s" / "no_face.mp4"
+    video.parent.mkdir()
+    shutil.copy(no_face_path, video)
+    window = _window(qtbot)
+    _open(qtbot, window, video)
+
+    with qtbot.waitSignal(window.analysis_panel.error, timeout=TIMEOUT_MS):
+        window.run_analysis_action.trigger()
+
+    assert len(messages) == 1 and "no_face.mp4" in messages[0][1]
+    assert "Traceback" not in messages[0][1]
+    _open(qtbot, window, clip)                           # the window still opens videos
+    assert window.session.video.path == clip
+
+
+def test_the_playhead_moves_in_every_row_on_seek_and_playback(qtbot, clip: Path,
+                                                              messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    lines = [line for _plot, line in window.timeline._playhead_lines]
+    assert len(lines) == 5                               # overview, 3 curve rows, interval track
+
+    window.playhead.set_frame(40)
+    assert [line.value() for line in lines] == [40] * len(lines)
+
+    qtbot.keyClick(window.video_view, Qt.Key.Key_Right)
+    assert window.playhead.frame_idx == 41
+    window.video_view.playback.play()
+    qtbot.waitUntil(lambda: window.playhead.frame_idx >= 45, timeout=TIMEOUT_MS)
+    window.video_view.playback.pause()
+    assert {line.value() for line in lines} == {window.playhead.frame_idx}
+
+
+def test_an_edit_is_saved_and_opens_again(qtbot, clip: Path, messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    window.timeline.interval_drawn.emit(10, 20)
+
+    assert window.isWindowModified()
+    added = window.session.annotations.annotations
+    assert [(a.onset_frame, a.offset_frame, a.source) for a in added] == [(10, 20, "human")]
+    window.save_action.trigger()
+    assert not window.isWindowModified()
+    annotations_file = window.session.project.annotations_path(window.session.video)
+    assert annotations_file.is_file()
+    window.close()
+
+    reopened = _window(qtbot)
+    _open(qtbot, reopened, clip)
+    assert [(a.onset_frame, a.offset_frame) for a in reopened.session.annotations] == [(10, 20)]
+    assert not reopened.isWindowModified()
+
+
+def test_unsaved_edits_are_recovered_after_a_crash(qtbot, clip: Path, messages,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    crashed = _window(qtbot)
+    _open(qtbot, crashed, clip)
+    session = crashed.session
+    edit = human_interval(session, 30, 38)
+    with qtbot.waitSignal(crashed.autosave.autosaved, timeout=TIMEOUT_MS):
+        session.apply(AnnotationChange((), (edit,)), "Add interval")
+        crashed.autosave.flush()
+    asked: list[Path] = []
+    monkeypatch.setattr(session_manager_module, "ask_recover",
+                        lambda _parent, saved, autosave: asked.append(autosave) or True)
+
+    restarted = _window(qtbot)                           # the first one never saved
+    _open(qtbot, restarted, clip)
+
+    assert asked == [session.project.autosave_path(session.video)]
+    assert [a.id for a in restarted.session.annotations] == [edit.id]
+    assert restarted.isWindowModified()                  # recovered, not yet saved
+
+
+def test_dropping_a_video_on_the_window_opens_it(qtbot, clip: Path, messages) -> None:
+    window = _window(qtbot)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+
+    with qtbot.waitSignal(window.sessions.session_changed, timeout=TIMEOUT_MS):
+        window.dropEvent(event)
+
+    assert window.session.video.path == clip
+    assert "clip.avi" in window.windowTitle()
