@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMessageBox
 
 import metst_gui.session_manager as session_manager_module
 from core.annotations import AnnotationChange
-from core.postprocess import detect_peaks
+from core.postprocess import detect_peaks, smooth_curve
 from metst_gui.edit_actions import human_interval
 from metst_gui.main_window import MainWindow
 from tests.fixtures.videos import sample_frames
@@ -130,7 +130,8 @@ def test_threshold_changes_redraw_the_proposals_without_a_model_run(
     assert window.session.result.postprocess.p == pytest.approx(0.95)
     assert n_high < n_low
     result = window.session.result
-    _peaks, threshold = detect_peaks(result.curves.spot, result.postprocess.k_p, 0.95)
+    k_p = result.postprocess.k_p
+    _peaks, threshold = detect_peaks(smooth_curve(result.curves.spot, k_p), k_p, 0.95)
     assert window.timeline.spotting_row.threshold == pytest.approx(threshold)
     window.session.undo_stack.undo()                     # one step back to p = 0.1
     assert sum(a.is_unreviewed_proposal for a in window.session.annotations) == n_low
