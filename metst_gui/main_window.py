@@ -32,9 +32,9 @@ from metst_gui.file_actions import FileActions
 from metst_gui.frame_loader import VideoInfo
 from metst_gui.inspector_panel import InspectorPanel
 from metst_gui.interval_table import IntervalTable
+from metst_gui.model_actions import ModelActions
 from metst_gui.project_panel import ProjectPanel
 from metst_gui.recent_files import RecentFiles
-from metst_gui.retrain_dialog import RetrainDialog
 from metst_gui.review_queue import ReviewQueuePanel
 from metst_gui.session import VideoSession
 from metst_gui.session_manager import SessionManager
@@ -81,7 +81,8 @@ class MainWindow(QMainWindow):
         self.edit_actions = EditActions(self.playhead, self.selection, self)
         self.file_actions = FileActions(lambda: self.session, self.timeline.export_image, self)
         self.recent = RecentFiles(menu_parent=self)
-        self._retrain_dialog: RetrainDialog | None = None
+        self.model_actions = ModelActions(self.sessions, self.analysis_panel, self.inspector,
+                                          self)
         self._build_docks()
         self._build_menus()
         self._connect()
@@ -159,10 +160,9 @@ class MainWindow(QMainWindow):
         self.cancel_analysis_action = self._action("&Cancel analysis", None,
                                                    self.analysis_panel.cancel)
         analysis_menu.addActions([self.run_analysis_action, self.cancel_analysis_action])
-        training_menu = bar.addMenu("&Training")
-        self.retrain_action = self._action("&Retrain from corrections…", None,
-                                           self._on_retrain_triggered)
-        training_menu.addAction(self.retrain_action)
+        analysis_menu.addSeparator()
+        analysis_menu.addAction(self.model_actions.tsfmicro_action)
+        bar.addMenu("&Training").addAction(self.model_actions.retrain_action)
         view_menu = bar.addMenu("&View")
         overlays = view_menu.addMenu("&Overlays")
         overlays.addActions(self.video_view.overlay_actions())
@@ -204,6 +204,8 @@ class MainWindow(QMainWindow):
         self.edit_actions.pending_changed.connect(self.interval_track.set_pending)
         self.edit_actions.message.connect(self._show_status)
         self.file_actions.status.connect(self._show_status)
+        self.model_actions.status.connect(self._show_status)
+        self.model_actions.error.connect(self._show_error)
         self.autosave.save_failed.connect(lambda m: self._show_error("Cannot save", m))
 
     # ----------------------------------------------------------------- opening
@@ -315,34 +317,6 @@ class MainWindow(QMainWindow):
         annotation = session.annotations.get(selected)
         return annotation.onset_frame, annotation.offset_frame
 
-    @Slot()
-    def _on_retrain_triggered(self) -> None:
-        project = self.sessions.project
-        if project is None:
-            self._show_error("Retrain", "Open a project or a video first.")
-            return
-        if self.session is not None and self.session.is_dirty and not self.sessions.save():
-            return  # training reads the saved annotation files
-        dialog = self._retrain_dialog
-        if dialog is None or dialog.project is not project:
-            if dialog is not None:
-                dialog.shutdown()
-                dialog.close()
-            dialog = self._retrain_dialog = RetrainDialog(project, self)
-            dialog.model_switched.connect(self._on_model_switched)
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-
-    @Slot(object)
-    def _on_model_switched(self, checkpoint: Path) -> None:
-        self.analysis_panel.set_model(str(checkpoint))
-        answer = QMessageBox.question(
-            self, "Model changed", f"This project now uses {checkpoint.parent.name}/"
-            f"{checkpoint.name}.\nAnalyse the open video with it now?")
-        if answer == QMessageBox.StandardButton.Yes and self.session is not None:
-            self.analysis_panel.run()
-
     # -------------------------------------------------------------- feedback
 
     def _show_status(self, message: str) -> None:
@@ -386,8 +360,7 @@ class MainWindow(QMainWindow):
             return
         QSettings().setValue("main_window/state", self.saveState())
         self.autosave.shutdown()
-        if self._retrain_dialog is not None:
-            self._retrain_dialog.shutdown()
+        self.model_actions.shutdown()
         self.analysis_panel.shutdown()
         self.inspector.shutdown()
         self.timeline.shutdown()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 import metst_gui.session_manager as session_manager_module
 from core.annotations import AnnotationChange
 from core.postprocess import detect_peaks, smooth_curve
+from core.project import Project
 from metst_gui.edit_actions import human_interval
 from metst_gui.main_window import MainWindow
 from tests.fixtures.videos import sample_frames
@@ -248,3 +249,26 @@ def test_dropping_a_video_on_the_window_opens_it(qtbot, clip: Path, messages) ->
 
     assert window.session.video.path == clip
     assert "clip.avi" in window.windowTitle()
+
+
+def test_the_tsfmicro_checkpoint_is_chosen_from_the_analysis_menu(
+        qtbot, clip: Path, tmp_path: Path, messages, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    checkpoint = tmp_path / "tsfmicro.pt"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(checkpoint), ""))
+
+    window.model_actions.tsfmicro_action.trigger()
+
+    assert window.session.project.settings.tsfmicro == str(checkpoint)
+    assert Project.open(window.session.project.root).settings.tsfmicro == str(checkpoint)
+
+
+def test_retrain_without_a_project_says_so(qtbot, messages) -> None:
+    window = _window(qtbot)
+
+    window.model_actions.retrain_action.trigger()
+
+    assert messages and "Open a project" in messages[0][1]
