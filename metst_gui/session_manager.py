@@ -17,11 +17,13 @@ session switches only when the new video opened, so a file that fails leaves the
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from core.analysis import AnalysisResult
 from core.annotation_store import (
     AnnotationFileError,
     change_to,
@@ -40,6 +42,7 @@ from core.project import (
 )
 from metst_gui.analysis_worker import load_stored_result
 from metst_gui.autosave import AutosaveController
+from metst_gui.background import run_in_background
 from metst_gui.frame_loader import VideoInfo
 from metst_gui.recovery_dialog import ask_recover
 from metst_gui.session import VideoSession
@@ -88,6 +91,7 @@ class SessionManager(QObject):
         self.project: Project | None = None
         self.session: VideoSession | None = None
         self._pending: tuple[Project, ProjectVideo] | None = None
+        self._load_token = 0
         video_view.video_opened.connect(self._on_video_opened)
         video_view.open_failed.connect(self._on_open_failed)
 
@@ -186,15 +190,29 @@ class SessionManager(QObject):
             return
         project, video = self._pending
         self._pending = None
-        annotations = self._load_annotations(project, video, info)
-        session = VideoSession(project, video, info, annotations, self)
-        self._offer_recovery(session)
-        stored = load_stored_result(project, video, n_frames=info.n_frames,
-                                    threshold_p=project.settings.threshold_p,
-                                    warn=self.status.emit)
-        if stored is not None:
-            has_proposals = any(a.source == "model" for a in annotations)
-            session.set_result(stored, replace_proposals=not has_proposals)
+        self._load_token += 1
+        token = self._load_token
+        self.status.emit(f"Reading the annotations and stored analysis of {video.name}…")
+        run_in_background(self, lambda: _load_video_state(project, video, info),
+                          lambda state: self._on_state_loaded(token, project, video, info, state),
+                          lambda message: self.error.emit("Cannot open", message))
+
+    def _on_state_loaded(self, token: int, project: Project, video: ProjectVideo,
+                         info: VideoInfo, state: _VideoState) -> None:
+        if token != self._load_token:
+            return  # another video was opened meanwhile
+        if state.annotation_error:
+            self.error.emit("Cannot read the annotations",
+                            f"{state.annotation_error}\n\nThe video opens without them; the file "
+                            "is left as it is until you save.")
+        for message in state.messages:
+            self.status.emit(message)
+        session = VideoSession(project, video, info, state.annotations, self)
+        if state.newer_autosave:
+            self._offer_recovery(session)
+        if state.stored is not None:
+            has_proposals = any(a.source == "model" for a in state.annotations)
+            session.set_result(state.stored, replace_proposals=not has_proposals)
         self._set_project(project)
         self.session = session
         self._autosave.set_session(session)
@@ -205,28 +223,9 @@ class SessionManager(QObject):
     def _on_open_failed(self, _message: str) -> None:
         self._pending = None  # the view reports the message; the old video stays
 
-    def _load_annotations(self, project: Project, video: ProjectVideo,
-                          info: VideoInfo) -> AnnotationSet:
-        path = project.annotations_path(video)
-        try:
-            annotations, warnings = load_annotations(path, video=video.name,
-                                                     n_frames=info.n_frames, fps=info.fps)
-        except AnnotationFileError as exc:
-            self.error.emit("Cannot read the annotations",
-                            f"{exc}\n\nThe video opens without them; the file is left as it is "
-                            "until you save.")
-            return AnnotationSet(video.name, info.n_frames, info.fps)
-        for warning in warnings:
-            _log.warning("%s", warning)
-        if warnings:
-            self.status.emit(f"{path.name}: {len(warnings)} rows skipped (see the log)")
-        return annotations
-
     def _offer_recovery(self, session: VideoSession) -> None:
         saved = session.project.annotations_path(session.video)
         autosave = session.project.autosave_path(session.video)
-        if not has_newer_autosave(saved, autosave):
-            return
         if not ask_recover(self._dialog_parent, saved, autosave):
             discard_autosave(autosave)
             return
@@ -237,3 +236,35 @@ class SessionManager(QObject):
             self.error.emit("Cannot recover", str(exc))
             return
         session.apply(change_to(session.annotations, recovered), "Recover autosaved edits")
+
+
+@dataclass
+class _VideoState:
+    """What opening a video reads from disk (off the GUI thread)."""
+
+    annotations: AnnotationSet
+    annotation_error: str
+    messages: list[str]
+    stored: AnalysisResult | None
+    newer_autosave: bool
+
+
+def _load_video_state(project: Project, video: ProjectVideo, info: VideoInfo) -> _VideoState:
+    """The saved annotations, the stored analysis and whether an autosave is newer."""
+    path = project.annotations_path(video)
+    messages: list[str] = []
+    error = ""
+    try:
+        annotations, warnings = load_annotations(path, video=video.name,
+                                                 n_frames=info.n_frames, fps=info.fps)
+    except AnnotationFileError as exc:
+        annotations, warnings, error = AnnotationSet(video.name, info.n_frames, info.fps), [], \
+            str(exc)
+    for warning in warnings:
+        _log.warning("%s", warning)
+    if warnings:
+        messages.append(f"{path.name}: {len(warnings)} rows skipped (see the log)")
+    stored = load_stored_result(project, video, n_frames=info.n_frames,
+                                threshold_p=project.settings.threshold_p, warn=messages.append)
+    newer = has_newer_autosave(path, project.autosave_path(video))
+    return _VideoState(annotations, error, messages, stored, newer)
