@@ -219,6 +219,10 @@ def _dataset(specs: Sequence[DataSpec], labels: LabelConfig,
                              f"{dataset.subjects})")
         dataset = replace(dataset, videos=[v for v in dataset.videos if v.subject in subjects])
     if not dataset.videos:
+        if specs[0].kind == "project":
+            raise ValueError(f"{specs[0].root}: no reviewed videos, so no micro-expression "
+                             "intervals to learn from (a video counts once a human made, "
+                             "accepted, edited or rejected one of its intervals)")
         raise ValueError(f"{specs[0].root}: no videos found")
     if not any(is_micro(i, labels.macro_policy) for v in dataset.videos for i in v.intervals):
         raise ValueError(f"{', '.join(str(s.root) for s in specs)}: no micro-expression "

@@ -8,7 +8,8 @@
 - ``samm_lv``: ``labels`` = the long-video sheet, then optionally the micro FACS sheet
   (emotions);
 - ``project``: an app project folder; ONLY the intervals a human made, accepted or edited are
-  used (``load_project(reviewed_only=True)``): proposals and rejected rows are left out;
+  used (``load_project(reviewed_only=True)``): proposals and rejected rows are left out, and so
+  are the videos nobody reviewed yet (their expressions would be taught as background);
 - ``synthetic``: a folder written by ``metst synth`` (a project with ``synth.json``).
 
 :func:`load_samples` extracts every video's traces once (or finds them in the
@@ -132,7 +133,8 @@ def load_dataset(spec: DataSpec, *, include_macro: bool = False) -> Dataset:
         if spec.kind == "synthetic" and not (spec.root / MANIFEST_NAME).is_file():
             raise ValueError(f"{spec.root}: not a synthetic dataset (no {MANIFEST_NAME}; make "
                              f"one with 'metst synth', or use --data project)")
-        return load_project(spec.root, reviewed_only=True)
+        return load_project(spec.root, reviewed_only=True,
+                            reviewed_videos_only=spec.kind == "project")
     if not spec.root.is_dir():
         raise ValueError(f"{spec.root}: no such folder (the {spec.kind} frames root)")
     if not spec.labels:

@@ -54,8 +54,8 @@ from core.datasets.base import (
 from core.intervals_csv import unescape_cell
 from core.video import VideoError, open_source
 
-__all__ = ["load_project", "read_project_intervals", "intervals_csv_path", "VIDEO_EXTENSIONS",
-           "INTERVALS_SUFFIX", "MICRO_MAX_SECONDS"]
+__all__ = ["load_project", "was_reviewed", "read_project_intervals", "intervals_csv_path",
+           "VIDEO_EXTENSIONS", "INTERVALS_SUFFIX", "MICRO_MAX_SECONDS"]
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".wmv", ".mpg",
                               ".mpeg", ".flv", ".mts", ".m2ts", ".ts", ".3gp", ".ogv"})
@@ -83,18 +83,45 @@ def intervals_csv_path(video_path: str | os.PathLike[str]) -> Path:
     return path.parent / f"{stem}{INTERVALS_SUFFIX}"
 
 
-def load_project(root: str | os.PathLike[str], *, reviewed_only: bool = False) -> Dataset:
-    """The videos of a project folder and their intervals (see the module docstring)."""
+def load_project(root: str | os.PathLike[str], *, reviewed_only: bool = False,
+                 reviewed_videos_only: bool = False) -> Dataset:
+    """The videos of a project folder and their intervals (see the module docstring).
+
+    ``reviewed_videos_only``: leave out (with a warning) every video nobody has reviewed yet — no
+    row of its intervals file is human, accepted, edited or rejected. Training needs this: a video
+    never looked at would otherwise teach that its expressions are background.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "no such folder (a project folder holds one folder per subject)")
     warnings: list[DatasetWarning] = []
     videos = []
     for entry in _video_entries(root, warnings):
+        if reviewed_videos_only and not was_reviewed(entry.csv_path):
+            warnings.append(DatasetWarning(str(entry.path), None, (
+                "nobody has reviewed this video yet (no human, accepted, edited or rejected "
+                "interval): left out")))
+            continue
         video = _open_video(entry, reviewed_only, warnings)
         if video is not None:
             videos.append(video)
     return Dataset(f"project {root.name}", videos, warnings)
+
+
+def was_reviewed(csv_path: str | os.PathLike[str]) -> bool:
+    """Whether a reviewer worked on this intervals file: some row is human or has a reviewed
+    status (accepted, edited, rejected). A missing or unreadable file counts as not reviewed."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as stream:
+            for record in csv.DictReader(stream):
+                fields = {(k or "").strip().lower(): _unescaped(v or "").lower()
+                          for k, v in record.items() if isinstance(v, str)}
+                if fields.get("source") == "human" or fields.get("status") in (
+                        "accepted", "edited", "rejected"):
+                    return True
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return False
 
 
 def read_project_intervals(csv_path: str | os.PathLike[str], *, subject: str, video: str,

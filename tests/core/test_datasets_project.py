@@ -3,6 +3,7 @@ keeps what a human made or approved, and rows that do not parse are reported, no
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -150,3 +151,24 @@ def test_a_video_column_naming_another_video_is_reported(tmp_path: Path) -> None
 
     assert [i.video for i in intervals] == ["clip", "clip"]
     assert [(w.row, "'other.mp4'" in w.message) for w in warnings] == [(3, True)]
+
+
+def test_training_can_leave_out_videos_nobody_reviewed(tmp_path: Path,
+                                                       sample_video_path: Path) -> None:
+    for name in ("reviewed", "untouched", "rejected_only"):
+        (tmp_path / "s01").mkdir(exist_ok=True)
+        shutil.copy(sample_video_path, tmp_path / "s01" / f"{name}.mp4")
+    proposal = {"onset_frame": 10, "apex_frame": 12, "offset_frame": 14, "source": "model",
+                "status": "proposed"}
+    write_intervals_csv(tmp_path / "s01" / "reviewed.intervals.csv",
+                        [proposal, {**proposal, "onset_frame": 30, "apex_frame": 32,
+                                    "offset_frame": 34, "status": "accepted"}])
+    write_intervals_csv(tmp_path / "s01" / "untouched.intervals.csv", [proposal])
+    write_intervals_csv(tmp_path / "s01" / "rejected_only.intervals.csv",
+                        [{**proposal, "status": "rejected"}])
+
+    dataset = load_project(tmp_path, reviewed_only=True, reviewed_videos_only=True)
+
+    assert [v.video for v in dataset.videos] == ["rejected_only", "reviewed"]
+    assert [(i.onset_frame, i.offset_frame) for i in dataset.videos[1].intervals] == [(30, 34)]
+    assert [w for w in dataset.warnings if "untouched" in w.file and "left out" in w.message]
