@@ -9,4 +9,4 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # spinning threads slowed single tests tenfold. Set before torch is first imported.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-pytest_plugins = ["tests.fixtures.videos", "tests.fixtures.datasets"]
+pytest_plugins = ["tests.fixtures.videos", "tests.fixtures.datasets", "tests.fixtures.sessions"]

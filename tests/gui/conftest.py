@@ -1,13 +1,34 @@
-"""GUI tests never touch the user's real data folder or settings: both go to a temporary folder."""
+"""GUI tests never touch the user's real data folder or settings (both go to a temporary folder),
+never block on a modal message box, and leave no QThread or thread-pool job running; the
+retraining tests share one synthetic project."""
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QCoreApplication, QSettings, QThread, QThreadPool
+
+POOL_DONE_TIMEOUT_MS = 5000
+
+
+def _running_qthreads() -> list[QThread]:
+    """Every QThread wrapped in Python that is still running (the main thread excepted)."""
+    main_thread = QThread.currentThread()
+    running = []
+    for obj in gc.get_objects():
+        # type() rather than isinstance(): isinstance touches every object's __class__, and some
+        # (torch's deprecated aliases) warn when touched.
+        if issubclass(type(obj), QThread) and obj is not main_thread:
+            try:
+                if obj.isRunning():
+                    running.append(obj)
+            except RuntimeError:  # its C++ object is already deleted
+                continue
+    return running
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,3 +61,31 @@ def no_unexpected_message_box(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("question", "warning", "critical", "information"):
         monkeypatch.setattr(QMessageBox, name, unexpected)
     monkeypatch.setattr(QMessageBox, "exec", unexpected)
+
+
+@pytest.fixture(scope="session")
+def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``metst synth``: 3 subjects × one 4-s video at 30 fps, one reviewed ME each. Shared by
+    the whole run: tests copy it before writing settings or models into it."""
+    from training.cli import main as metst
+
+    root = tmp_path_factory.mktemp("retrain") / "synth"
+    assert metst(["synth", str(root), "--subjects", "3", "--seconds", "4"]) == 0
+    return root
+
+
+@pytest.fixture
+def running_qthreads() -> Callable[[], list[QThread]]:
+    """The running QThreads (main thread excepted), for tests that check a thread mid-run."""
+    return _running_qthreads
+
+
+@pytest.fixture(autouse=True)
+def no_qthread_left_running() -> Iterator[None]:
+    """pytest-qt closes the test's widgets before this teardown runs: no thread may survive,
+    and the jobs queued on Qt's global thread pool must finish."""
+    yield
+    pool_done = QThreadPool.globalInstance().waitForDone(POOL_DONE_TIMEOUT_MS)
+    running = _running_qthreads()
+    assert not running, f"threads left running: {[t.objectName() for t in running]}"
+    assert pool_done, f"thread-pool jobs still running after {POOL_DONE_TIMEOUT_MS} ms"

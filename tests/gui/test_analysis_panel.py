@@ -4,15 +4,13 @@ and sets the threshold p."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QThread, QTimer
@@ -32,33 +30,12 @@ from metst_gui.app_log import current_log_path, install_excepthook, setup_loggin
 from metst_gui.frame_loader import VideoInfo
 from metst_gui.session import VideoSession
 from resources import SAMPLE_VIDEO
-from tests.fixtures.videos import sample_frames
 
 pytestmark = pytest.mark.gui
 
 RUN_TIMEOUT_MS = 90_000
 SAMPLE_N_FRAMES = 472
 CLIP_N_FRAMES = 48
-
-
-def _running_qthreads() -> list[QThread]:
-    """Every QThread wrapped in Python that is still running (the main thread excepted)."""
-    main_thread = QThread.currentThread()
-    running = []
-    for obj in gc.get_objects():
-        if issubclass(type(obj), QThread) and obj is not main_thread:
-            try:
-                if obj.isRunning():
-                    running.append(obj)
-            except RuntimeError:  # its C++ object is already deleted
-                continue
-    return running
-
-
-@pytest.fixture(autouse=True)
-def no_qthread_left_running() -> Iterator[None]:
-    yield
-    assert not _running_qthreads(), "an analysis thread is still running"
 
 
 @pytest.fixture
@@ -68,15 +45,10 @@ def log_path(tmp_path: Path) -> Iterator[Path]:
     stop_logging()
 
 
-@pytest.fixture(scope="module")
-def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def short_clip(short_clip_factory: Callable[[int], Path]) -> Path:
     """The sample's first 48 frames as an MJPEG .avi (a fraction of a second to analyse)."""
-    path = tmp_path_factory.mktemp("clip") / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (640, 360))
-    for frame in sample_frames(CLIP_N_FRAMES):
-        writer.write(frame)
-    writer.release()
-    return path
+    return short_clip_factory(CLIP_N_FRAMES)
 
 
 def _session(video_path: Path, projects_dir: Path) -> VideoSession:
@@ -183,17 +155,18 @@ def test_cancel_stops_promptly_and_saves_nothing(qtbot, panel: AnalysisPanel,
     assert load_stored_result(session.project, session.video) is None
 
 
-def test_closing_during_a_run_joins_the_thread(qtbot, panel: AnalysisPanel,
-                                               tmp_path: Path) -> None:
+def test_closing_during_a_run_joins_the_thread(
+        qtbot, panel: AnalysisPanel, tmp_path: Path,
+        running_qthreads: Callable[[], list[QThread]]) -> None:
     panel.set_session(_session(SAMPLE_VIDEO, tmp_path / "projects"))
     with qtbot.waitSignal(panel.worker.progress, timeout=RUN_TIMEOUT_MS,
                           check_params_cb=lambda stage, done, *_: stage == "flow" and done > 0):
         panel.run()
-    assert _running_qthreads()
+    assert running_qthreads()
     started = time.monotonic()
     panel.close()
     assert time.monotonic() - started < 5.0
-    assert not _running_qthreads() and not panel.is_running
+    assert not running_qthreads() and not panel.is_running
 
 
 def test_no_face_video_fails_naming_the_file_and_logs_it(

@@ -16,9 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from core.annotation_store import has_newer_autosave, load_annotations, save_annotations
 from core.annotations import Annotation, AnnotationChange, AnnotationSet
 from core.interval_import import ImportReport, RejectedRow
-from core.project import Project, ProjectVideo
 from metst_gui.autosave import AutosaveController
-from metst_gui.frame_loader import VideoInfo
 from metst_gui.import_export_dialogs import ExportIntervalsDialog, ImportReportDialog
 from metst_gui.recovery_dialog import ask_recover
 from metst_gui.session import VideoSession
@@ -35,13 +33,8 @@ def _interval(i: int) -> Annotation:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> VideoSession:
-    project = Project.open(tmp_path / "proj", create=True)
-    video = ProjectVideo("alice", "clip", tmp_path / "clip.mp4")
-    info = VideoInfo(video.path, FPS, N_FRAMES, 64, 48)
-    video_session = VideoSession(project, video, info, AnnotationSet("clip", N_FRAMES, FPS))
-    yield video_session
-    video_session.close()
+def session(session_factory) -> VideoSession:
+    return session_factory(n_frames=N_FRAMES, fps=FPS)
 
 
 @pytest.fixture

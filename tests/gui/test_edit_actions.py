@@ -4,7 +4,6 @@ actions disable when they cannot apply; a re-run of analysis keeps every human e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +17,12 @@ from core.annotations import (
     Annotation,
     AnnotationChange,
     AnnotationError,
-    AnnotationSet,
     edited,
 )
 from core.curve_models import Curves
 from core.postprocess import DetectedInterval, PostprocessConfig
-from core.project import Project, ProjectSettings, ProjectVideo
 from core.traces import FlowTraces
 from metst_gui.edit_actions import EditActions, PendingInterval
-from metst_gui.frame_loader import VideoInfo
 from metst_gui.session import VideoSession
 from metst_gui.view_state import Playhead, Selection
 
@@ -39,16 +35,6 @@ PROPOSAL = Annotation("p1", 100, 110, 120, emotion="negative", source="model",
 NEXT_PROPOSAL = Annotation("p2", 121, 125, 130, source="model", status="proposed",
                            confidence=0.3, spot_score=0.9)
 LATE_HUMAN = Annotation("h2", 300, 305, 310)
-
-
-def make_session(tmp_path: Path, annotations: list[Annotation], name: str = "clip"
-                 ) -> VideoSession:
-    project = Project.open(tmp_path / "project", create=True)
-    project.settings = ProjectSettings(annotator="ana")
-    path = tmp_path / f"{name}.mp4"
-    info = VideoInfo(path, fps=25, n_frames=N_FRAMES, width=640, height=360)
-    annotation_set = AnnotationSet.from_annotations(name, N_FRAMES, 25.0, annotations)
-    return VideoSession(project, ProjectVideo("s01", name, path), info, annotation_set)
 
 
 @dataclass
@@ -69,19 +55,19 @@ class Env:
 
 
 @pytest.fixture
-def env(qtbot, tmp_path) -> Iterator[Env]:
+def env(qtbot, session_factory) -> Env:
     window = QWidget()
     qtbot.addWidget(window)
     playhead, selection = Playhead(), Selection()
     playhead.set_video(N_FRAMES, 25.0)
     actions = EditActions(playhead, selection, window)
-    session = make_session(tmp_path, [HUMAN, PROPOSAL, NEXT_PROPOSAL, LATE_HUMAN])
+    session = session_factory([HUMAN, PROPOSAL, NEXT_PROPOSAL, LATE_HUMAN], n_frames=N_FRAMES,
+                              annotator="ana")
     actions.set_session(session)
     window.show()
     window.activateWindow()
     qtbot.waitActive(window)
-    yield Env(window, actions, session, playhead, selection)
-    session.close()
+    return Env(window, actions, session, playhead, selection)
 
 
 def press(qtbot, env: Env, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -254,7 +240,7 @@ def test_merge_takes_the_touching_next_interval_else_the_next_one(env, qtbot):
     assert not env.actions.action("merge").isEnabled()  # the last interval
 
 
-def test_undo_and_redo_follow_the_open_video(env, qtbot, tmp_path):
+def test_undo_and_redo_follow_the_open_video(env, qtbot, session_factory):
     env.selection.select("p1")
     press(qtbot, env, Qt.Key.Key_Return)
     undo, redo = env.actions.action("undo"), env.actions.action("redo")
@@ -262,13 +248,12 @@ def test_undo_and_redo_follow_the_open_video(env, qtbot, tmp_path):
     undo.trigger()
     assert env.session.annotations.get("p1") == PROPOSAL
     assert redo.text() == "Redo Accept interval"
-    other = make_session(tmp_path / "other", [HUMAN], name="other")
+    other = session_factory([HUMAN], n_frames=N_FRAMES, annotator="ana", name="other")
     env.actions.set_session(other)
     assert not undo.isEnabled() and not redo.isEnabled()  # the other video's stack is empty
     env.actions.set_session(env.session)
     redo.trigger()
     assert env.session.annotations.get("p1").status == "accepted"
-    other.close()
 
 
 def test_rerunning_analysis_keeps_every_human_edit(env, qtbot):

@@ -17,10 +17,7 @@ from PySide6.QtGui import QImage
 from core.video import open_source
 from metst_gui.frame_loader import FrameCache, FrameLoader
 from resources import SAMPLE_VIDEO
-from tests.gui.test_main_window import (
-    _rgb_pixels,
-    no_qthread_left_running,  # noqa: F401 (autouse fixture)
-)
+from tests.gui.pixels import rgb_pixels
 
 pytestmark = pytest.mark.gui
 
@@ -88,7 +85,7 @@ def test_cached_frames_equal_the_decoded_frames_while_scrubbing(
     for position, frame_idx in enumerate(order):
         was_cached = frame_idx in loader.cache
         image = _show(qtbot, loader, frame_idx)
-        np.testing.assert_array_equal(_rgb_pixels(image), decoded_rgb[frame_idx])
+        np.testing.assert_array_equal(rgb_pixels(image), decoded_rgb[frame_idx])
         assert frame_idx in loader.cache
         assert was_cached == (frame_idx in order[:position])
     assert not np.array_equal(decoded_rgb[200], decoded_rgb[201])  # the check can fail
@@ -128,7 +125,7 @@ def test_playback_prefetch_fills_the_frames_ahead(qtbot, loader: FrameLoader,
     assert 109 not in loader.cache and 99 not in loader.cache
     for frame_idx in (101, 104, 108):
         image = loader.cache.get(frame_idx)
-        np.testing.assert_array_equal(_rgb_pixels(image), decoded_rgb[frame_idx])
+        np.testing.assert_array_equal(rgb_pixels(image), decoded_rgb[frame_idx])
 
 
 def test_paused_prefetch_fills_both_sides(qtbot, loader: FrameLoader, decoded_rgb) -> None:
@@ -137,7 +134,7 @@ def test_paused_prefetch_fills_both_sides(qtbot, loader: FrameLoader, decoded_rg
     qtbot.waitUntil(lambda: all(i in loader.cache for i in range(246, 255)),
                     timeout=DECODE_TIMEOUT_MS)
     for frame_idx in (246, 249, 251):
-        np.testing.assert_array_equal(_rgb_pixels(_show(qtbot, loader, frame_idx)),
+        np.testing.assert_array_equal(rgb_pixels(_show(qtbot, loader, frame_idx)),
                                       decoded_rgb[frame_idx])
 
 

@@ -3,26 +3,21 @@ statistics, TSFmicro's opinion) and edits it one undo step at a time."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import Qt
 
 from core.analysis import AnalysisResult
-from core.annotations import Annotation, AnnotationSet
+from core.annotations import Annotation
 from core.curve_models import Curves
 from core.postprocess import PostprocessConfig
-from core.project import Project, ProjectVideo
 from core.traces import FlowTraces
-from metst_gui.frame_loader import VideoInfo
 from metst_gui.inspector_panel import LONG_INTERVAL_TEXT, NO_CHECKPOINT_TEXT, InspectorPanel
-from metst_gui.session import VideoSession
-from metst_gui.view_state import Playhead, Selection
 from resources import SAMPLE_VIDEO
+from tests.gui.panels import show_panel
 
 pytestmark = pytest.mark.gui
 
@@ -34,41 +29,18 @@ ANNOTATIONS = (
 )
 
 
-def _running_qthreads() -> list[QThread]:
-    """Every QThread wrapped in Python that is still running (the main thread excepted)."""
-    main_thread = QThread.currentThread()
-    running = []
-    for obj in gc.get_objects():
-        if issubclass(type(obj), QThread) and obj is not main_thread:
-            try:
-                if obj.isRunning():
-                    running.append(obj)
-            except RuntimeError:  # its C++ object is already deleted
-                continue
-    return running
-
-
-@pytest.fixture(autouse=True)
-def no_qthread_left_running() -> Iterator[None]:
-    """pytest-qt closes the panel before this teardown: its TSFmicro thread must be stopped."""
-    yield
-    running = _running_qthreads()
-    assert not running, f"threads left running: {[t.objectName() for t in running]}"
-
-
 @pytest.fixture
-def setup(qtbot, tmp_path: Path):
-    project = Project.open(tmp_path / "project", create=True)
-    info = VideoInfo(SAMPLE_VIDEO, fps=25, n_frames=1000, width=640, height=360)
-    annotations = AnnotationSet.from_annotations("clip", 1000, 25.0, ANNOTATIONS)
-    session = VideoSession(project, ProjectVideo("s01", "clip", SAMPLE_VIDEO), info, annotations)
-    playhead, selection = Playhead(), Selection()
-    playhead.set_video(1000, 25.0)
-    panel = InspectorPanel(playhead, selection)
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.set_session(session)
+def setup(qtbot, session_factory):
+    session = session_factory(ANNOTATIONS, video_path=SAMPLE_VIDEO)  # decoded by the opinion
+    panel, playhead, selection = show_panel(qtbot, InspectorPanel, session)
     return panel, session, playhead, selection
+
+
+def type_note(qtbot, panel: InspectorPanel, text: str) -> None:
+    """Type ``text`` over the note field's contents, as a user would (focus, select all, keys)."""
+    panel._note.setFocus()
+    panel._note.selectAll()
+    qtbot.keyClicks(panel._note, text)
 
 
 def test_disabled_and_empty_without_a_selection(setup) -> None:
@@ -117,9 +89,7 @@ def test_emotion_edit_is_one_undo_step(setup) -> None:
 def test_note_and_status_edits_undo(qtbot, setup) -> None:
     panel, session, _, selection = setup
     selection.select("long")
-    panel._note.setFocus()
-    panel._note.selectAll()
-    qtbot.keyClicks(panel._note, "lip corner")
+    type_note(qtbot, panel, "lip corner")
     panel._note.editingFinished.emit()
     assert session.annotations.get("long").note == "lip corner"
     panel._status.setCurrentIndex(panel._status.findData("accepted"))
@@ -136,9 +106,7 @@ def test_note_and_status_edits_undo(qtbot, setup) -> None:
 def test_a_note_typed_before_selecting_another_interval_is_kept(qtbot, setup) -> None:
     panel, session, _, selection = setup
     selection.select("short")
-    panel._note.setFocus()
-    panel._note.selectAll()
-    qtbot.keyClicks(panel._note, "kept")
+    type_note(qtbot, panel, "kept")  # not yet committed: no editingFinished
     selection.select("long")  # e.g. by a shortcut, before the line edit lost focus
     assert session.annotations.get("short").note == "kept"
     assert session.annotations.get("long").note == ""

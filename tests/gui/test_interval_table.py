@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from core.annotations import Annotation, AnnotationChange, AnnotationSet, edited
-from core.project import Project, ProjectVideo
-from metst_gui.frame_loader import VideoInfo
+from core.annotations import Annotation, AnnotationChange, edited
 from metst_gui.interval_table import IntervalTable
 from metst_gui.interval_table_model import ID_ROLE, TABLE_COLUMNS
-from metst_gui.session import VideoSession
 from metst_gui.view_state import Playhead, Selection
+from tests.gui.panels import show_panel
 
 pytestmark = pytest.mark.gui
 
@@ -30,24 +27,10 @@ ANNOTATIONS = (
 COLUMN = {name: col for col, name in enumerate(TABLE_COLUMNS)}
 
 
-def make_session(tmp_path: Path, annotations, n_frames: int = 1000) -> VideoSession:
-    project = Project.open(tmp_path / "project", create=True)
-    path = tmp_path / "clip.mp4"
-    info = VideoInfo(path, fps=25, n_frames=n_frames, width=640, height=360)
-    annotation_set = AnnotationSet.from_annotations("clip", n_frames, 25.0, annotations)
-    return VideoSession(project, ProjectVideo("s01", "clip", path), info, annotation_set)
-
-
 @pytest.fixture
-def setup(qtbot, tmp_path: Path):
-    playhead, selection = Playhead(), Selection()
-    session = make_session(tmp_path, ANNOTATIONS)
-    playhead.set_video(session.n_frames, session.fps)
-    table = IntervalTable(playhead, selection)
-    qtbot.addWidget(table)
-    table.resize(900, 400)
-    table.show()
-    table.set_session(session)
+def setup(qtbot, session_factory):
+    session = session_factory(ANNOTATIONS)
+    table, playhead, selection = show_panel(qtbot, IntervalTable, session, size=(900, 400))
     return table, session, playhead, selection
 
 
@@ -155,12 +138,12 @@ def test_follows_edits_additions_and_undo_keeping_the_selection(setup) -> None:
     assert [i.data(ID_ROLE) for i in table.view.selectionModel().selectedRows()] == ["prop_b"]
 
 
-def test_five_thousand_rows_load_replace_and_sort_quickly(qtbot, tmp_path: Path) -> None:
+def test_five_thousand_rows_load_replace_and_sort_quickly(qtbot, session_factory) -> None:
     n_rows = 5000
     proposals = [Annotation(f"p{i:05d}", 20 * i, 20 * i + 3, 20 * i + 8, "surprise",
                             (i * 37 % 100) / 100, "model", "proposed", spot_score=0.5)
                  for i in range(n_rows)]
-    session = make_session(tmp_path, proposals, n_frames=20 * n_rows + 10)
+    session = session_factory(proposals, n_frames=20 * n_rows + 10)
     selection = Selection()
     table = IntervalTable(Playhead(), selection)
     qtbot.addWidget(table)

@@ -4,7 +4,7 @@ Esc cancels it; only the bands in view are items."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +16,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
 from core.analysis import AnalysisResult
-from core.annotations import Annotation, AnnotationSet
+from core.annotations import Annotation
 from core.curve_models import Curves
 from core.postprocess import PostprocessConfig
-from core.project import Project, ProjectSettings, ProjectVideo
 from core.traces import FlowTraces
 from metst_gui.colors import emotion_color
 from metst_gui.edit_actions import EditActions, PendingInterval
-from metst_gui.frame_loader import VideoInfo
 from metst_gui.session import VideoSession
 from metst_gui.timeline.interval_band import (
     LANE_PROPOSED,
@@ -41,16 +39,6 @@ pytestmark = pytest.mark.gui
 N_FRAMES = 1000
 LEFT = Qt.MouseButton.LeftButton
 NO_KEYS = Qt.KeyboardModifier.NoModifier
-
-
-def make_session(tmp_path: Path, annotations: list[Annotation], n_frames: int = N_FRAMES
-                 ) -> VideoSession:
-    project = Project.open(tmp_path / "project", create=True)
-    project.settings = ProjectSettings(annotator="ana")
-    path = tmp_path / "clip.mp4"
-    info = VideoInfo(path, fps=25, n_frames=n_frames, width=640, height=360)
-    annotation_set = AnnotationSet.from_annotations("clip", n_frames, 25.0, annotations)
-    return VideoSession(project, ProjectVideo("s01", "clip", path), info, annotation_set)
 
 
 def fake_result(spot: np.ndarray) -> AnalysisResult:
@@ -100,7 +88,8 @@ def every_mouse_move() -> Iterator[None]:
     pg.setConfigOption("mouseRateLimit", old)
 
 
-def build_env(qtbot, tmp_path: Path, annotations: list[Annotation], n_frames: int = N_FRAMES,
+def build_env(qtbot, session_factory: Callable[..., VideoSession],
+              annotations: list[Annotation], n_frames: int = N_FRAMES,
               x_range: tuple[float, float] = (0, 200)) -> TrackEnv:
     playhead, selection = Playhead(), Selection()
     playhead.set_video(n_frames, 25.0)
@@ -112,7 +101,7 @@ def build_env(qtbot, tmp_path: Path, annotations: list[Annotation], n_frames: in
     widget.show()
     qtbot.waitExposed(widget)
     track.setXRange(*x_range, padding=0)
-    session = make_session(tmp_path, annotations, n_frames)
+    session = session_factory(annotations, n_frames=n_frames, annotator="ana")
     track.set_session(session)
     return TrackEnv(widget, track, session, playhead, selection)
 
@@ -125,10 +114,8 @@ ACCEPTED = Annotation("a1", 170, 175, 180, emotion="surprise", source="model", s
 
 
 @pytest.fixture
-def env(qtbot, tmp_path) -> Iterator[TrackEnv]:
-    track_env = build_env(qtbot, tmp_path, [HUMAN, PROPOSAL, REJECTED, ACCEPTED])
-    yield track_env
-    track_env.session.close()
+def env(qtbot, session_factory) -> TrackEnv:
+    return build_env(qtbot, session_factory, [HUMAN, PROPOSAL, REJECTED, ACCEPTED])
 
 
 def test_bands_sit_in_their_lane_in_their_emotion_colour(env):
@@ -252,9 +239,9 @@ def test_the_pending_interval_follows_the_playhead(env):
     assert not pending[0].isVisible()
 
 
-def test_only_the_bands_in_view_are_items(qtbot, tmp_path):
+def test_only_the_bands_in_view_are_items(qtbot, session_factory):
     annotations = [Annotation(f"i{k}", 50 * k, 50 * k + 5, 50 * k + 10) for k in range(2000)]
-    env = build_env(qtbot, tmp_path, annotations, n_frames=100_000, x_range=(10_000, 10_500))
+    env = build_env(qtbot, session_factory, annotations, n_frames=100_000, x_range=(10_000, 10_500))
 
     def band_items() -> list[IntervalBand]:
         return [item for item in env.widget.scene().items() if isinstance(item, IntervalBand)]
@@ -272,10 +259,11 @@ def test_only_the_bands_in_view_are_items(qtbot, tmp_path):
     env.session.close()
 
 
-def test_a_crowded_view_draws_runs_of_neighbours_and_the_selected_band_alone(qtbot, tmp_path):
+def test_a_crowded_view_draws_runs_of_neighbours_and_the_selected_band_alone(
+        qtbot, session_factory):
     annotations = [Annotation(f"i{k}", 50 * k, 50 * k + 5, 50 * k + 10, emotion="positive")
                    for k in range(2000)]
-    env = build_env(qtbot, tmp_path, annotations, n_frames=100_000, x_range=(0, 100_000))
+    env = build_env(qtbot, session_factory, annotations, n_frames=100_000, x_range=(0, 100_000))
     assert len(annotations) > MAX_BANDS
     assert env.track.shown_bands() == {}
     runs = env.track.shown_runs()

@@ -7,62 +7,28 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
-import gc
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QThread
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QSlider
 
 from core.video import open_source
 from metst_gui.main_window import MainWindow
 from metst_gui.video_view import format_timestamp
 from resources import SAMPLE_VIDEO
+from tests.gui.pixels import rgb_pixels
 
 pytestmark = pytest.mark.gui
 
 DECODE_TIMEOUT_MS = 10_000
 SAMPLE_N_FRAMES = 472  # resources/sample/CREDITS.md
-
-
-def _running_qthreads() -> list[QThread]:
-    """Every QThread wrapped in Python that is still running (the main thread excepted)."""
-    main_thread = QThread.currentThread()
-    running = []
-    for obj in gc.get_objects():
-        # type() rather than isinstance(): isinstance touches every object's __class__, and some
-        # (torch's deprecated aliases) warn when touched.
-        if issubclass(type(obj), QThread) and obj is not main_thread:
-            try:
-                if obj.isRunning():
-                    running.append(obj)
-            except RuntimeError:  # its C++ object is already deleted
-                continue
-    return running
-
-
-@pytest.fixture(autouse=True)
-def no_qthread_left_running() -> Iterator[None]:
-    """pytest-qt closes the test's widgets before this teardown runs: no thread may survive."""
-    yield
-    running = _running_qthreads()
-    assert not running, f"threads left running: {[t.objectName() for t in running]}"
-
-
-def _rgb_pixels(image: QImage) -> np.ndarray:
-    """A QImage's pixels as ``(H, W, 3) uint8`` RGB (rows may be padded in the QImage)."""
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    height, width = image.height(), image.width()
-    rows = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
-    rows = rows.reshape(height, image.bytesPerLine())  # (H, bytes per line)
-    return rows[:, : width * 3].reshape(height, width, 3).copy()
 
 
 def _decoded_rgb(path: Path, frame_idx: int) -> np.ndarray:
@@ -114,7 +80,7 @@ def test_opens_video_on_its_first_frame(sample_window: MainWindow) -> None:
     assert view.shown_frame_idx == 0
     assert view.position_text() == f"frame 0 / {SAMPLE_N_FRAMES} — 00:00.000"
     assert SAMPLE_VIDEO.name in sample_window.windowTitle()
-    np.testing.assert_array_equal(_rgb_pixels(view.shown_image()),
+    np.testing.assert_array_equal(rgb_pixels(view.shown_image()),
                                   _decoded_rgb(SAMPLE_VIDEO, 0))
 
 
@@ -122,7 +88,7 @@ def test_seeking_shows_exactly_that_frame(qtbot, sample_window: MainWindow) -> N
     frame_idx = 237
     _show_frame(qtbot, sample_window, frame_idx)
     view = sample_window.video_view
-    shown_rgb = _rgb_pixels(view.shown_image())
+    shown_rgb = rgb_pixels(view.shown_image())
     np.testing.assert_array_equal(shown_rgb, _decoded_rgb(SAMPLE_VIDEO, frame_idx))
     assert not np.array_equal(shown_rgb, _decoded_rgb(SAMPLE_VIDEO, frame_idx - 1))
     assert view.position_text() == f"frame 237 / {SAMPLE_N_FRAMES} — 00:09.885"  # 237 / 23.976
@@ -143,7 +109,7 @@ def test_arrow_keys_step_one_frame(qtbot, sample_window: MainWindow) -> None:
         with qtbot.waitSignal(view.frame_shown, timeout=DECODE_TIMEOUT_MS):
             qtbot.keyClick(view, key)
         assert view.shown_frame_idx == expected_idx
-    np.testing.assert_array_equal(_rgb_pixels(view.shown_image()), _decoded_rgb(SAMPLE_VIDEO, 1))
+    np.testing.assert_array_equal(rgb_pixels(view.shown_image()), _decoded_rgb(SAMPLE_VIDEO, 1))
     with qtbot.waitSignal(view.frame_shown, timeout=DECODE_TIMEOUT_MS):
         qtbot.keyClick(view.findChild(QSlider), Qt.Key.Key_Right)  # the slider steps once, too
     assert sample_window.playhead.frame_idx == 2
@@ -176,7 +142,7 @@ def test_non_video_file_shows_error_and_keeps_the_open_video(
     assert view.video is not None and view.video.path == SAMPLE_VIDEO
     with qtbot.waitSignal(view.frame_shown, timeout=DECODE_TIMEOUT_MS):
         qtbot.keyClick(view, Qt.Key.Key_Right)
-    np.testing.assert_array_equal(_rgb_pixels(view.shown_image()), _decoded_rgb(SAMPLE_VIDEO, 1))
+    np.testing.assert_array_equal(rgb_pixels(view.shown_image()), _decoded_rgb(SAMPLE_VIDEO, 1))
 
 
 def test_file_menu_opens_video_and_folder_of_frames(
@@ -198,14 +164,15 @@ def test_file_menu_opens_video_and_folder_of_frames(
         window.open_folder_action.trigger()
     assert window.video_view.video.n_frames == 3
     _show_frame(qtbot, window, 2)
-    np.testing.assert_array_equal(_rgb_pixels(window.video_view.shown_image()),
+    np.testing.assert_array_equal(rgb_pixels(window.video_view.shown_image()),
                                   _decoded_rgb(SAMPLE_VIDEO, 20))
 
 
-def test_closing_the_window_stops_its_decoding_thread(sample_window: MainWindow) -> None:
-    assert _running_qthreads(), "the window decodes on a QThread; the check below would be moot"
+def test_closing_the_window_stops_its_decoding_thread(
+        sample_window: MainWindow, running_qthreads: Callable[[], list[QThread]]) -> None:
+    assert running_qthreads(), "the window decodes on a QThread; the check below would be moot"
     sample_window.close()
-    assert not _running_qthreads()
+    assert not running_qthreads()
 
 
 def test_format_timestamp() -> None:

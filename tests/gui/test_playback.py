@@ -16,7 +16,6 @@ from metst_gui.transport_bar import TransportBar
 from metst_gui.video_view import VideoView
 from metst_gui.view_state import Playhead
 from resources import SAMPLE_VIDEO
-from tests.gui.test_main_window import no_qthread_left_running  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.gui
 

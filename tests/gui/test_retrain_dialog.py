@@ -21,20 +21,12 @@ from metst_gui.model_comparison import METRIC_ROWS
 from metst_gui.retrain_dialog import RetrainDialog
 from metst_gui.retrain_options import MODEL_SIZES
 from tests.fixtures.datasets import small_frames, write_video_file
-from training.cli import build_parser, main
+from training.cli import build_parser
 
 pytestmark = pytest.mark.gui
 
 RUN_TIMEOUT_MS = 120_000
 CANCEL_TIMEOUT_MS = 5_000
-
-
-@pytest.fixture(scope="session")
-def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``metst synth``: 3 subjects × one 4-s video at 30 fps, one reviewed ME each."""
-    root = tmp_path_factory.mktemp("retrain") / "synth"
-    assert main(["synth", str(root), "--subjects", "3", "--seconds", "4"]) == 0
-    return root
 
 
 @pytest.fixture

@@ -3,17 +3,12 @@ and advance (selection and playhead follow), and the count follows reviews made 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 
-from core.annotations import Annotation, AnnotationSet, edited
-from core.project import Project, ProjectVideo
-from metst_gui.frame_loader import VideoInfo
+from core.annotations import Annotation, edited
 from metst_gui.review_queue import ReviewQueuePanel
-from metst_gui.session import VideoSession
-from metst_gui.view_state import Playhead, Selection
+from tests.gui.panels import show_panel
 
 pytestmark = pytest.mark.gui
 
@@ -28,18 +23,9 @@ ANNOTATIONS = (
 
 
 @pytest.fixture
-def setup(qtbot, tmp_path: Path):
-    project = Project.open(tmp_path / "project", create=True)
-    path = tmp_path / "clip.mp4"
-    info = VideoInfo(path, fps=25, n_frames=1000, width=640, height=360)
-    annotations = AnnotationSet.from_annotations("clip", 1000, 25.0, ANNOTATIONS)
-    session = VideoSession(project, ProjectVideo("s01", "clip", path), info, annotations)
-    playhead, selection = Playhead(), Selection()
-    playhead.set_video(1000, 25.0)
-    panel = ReviewQueuePanel(playhead, selection)
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.set_session(session)
+def setup(qtbot, session_factory):
+    session = session_factory(ANNOTATIONS)
+    panel, playhead, selection = show_panel(qtbot, ReviewQueuePanel, session)
     return panel, session, playhead, selection
 
 

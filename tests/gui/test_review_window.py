@@ -9,9 +9,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -23,8 +23,6 @@ from core.postprocess import detect_peaks, smooth_curve
 from core.project import Project
 from metst_gui.edit_actions import human_interval
 from metst_gui.main_window import MainWindow
-from tests.fixtures.videos import sample_frames
-from tests.gui.test_main_window import no_qthread_left_running  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.gui
 
@@ -32,23 +30,13 @@ TIMEOUT_MS = 60_000
 CLIP_N_FRAMES = 96
 
 
-@pytest.fixture(scope="module")
-def clip_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample's first 96 frames as an MJPEG .avi (analysed in a few seconds)."""
-    path = tmp_path_factory.mktemp("clip") / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (640, 360))
-    for frame in sample_frames(CLIP_N_FRAMES):
-        writer.write(frame)
-    writer.release()
-    return path
-
-
 @pytest.fixture
-def clip(tmp_path: Path, clip_master: Path) -> Path:
-    """A private copy per test, so that no two tests share an implicit project."""
+def clip(tmp_path: Path, short_clip_factory: Callable[[int], Path]) -> Path:
+    """The sample's first 96 frames as an MJPEG .avi (analysed in a few seconds): a private copy
+    per test, so that no two tests share an implicit project."""
     path = tmp_path / "footage" / "clip.avi"
     path.parent.mkdir()
-    shutil.copy(clip_master, path)
+    shutil.copy(short_clip_factory(CLIP_N_FRAMES), path)
     return path
 
 

@@ -50,6 +50,16 @@ def record(process: TrainProcess) -> dict[str, list]:
     return seen
 
 
+def cancel_after_first_progress(qtbot: QtBot, process: TrainProcess) -> float:
+    """Start ``process``, cancel it once it reports progress: the seconds until it finished."""
+    with qtbot.waitSignal(process.progress, timeout=END_TIMEOUT_MS):
+        process.start([])
+    started = time.perf_counter()
+    with qtbot.waitSignal(process.finished, timeout=END_TIMEOUT_MS):
+        process.cancel()
+    return time.perf_counter() - started
+
+
 def test_json_lines_become_progress_and_the_rest_the_log(
         qtbot: QtBot, processes: list[TrainProcess]) -> None:
     process = make(processes, """
@@ -113,12 +123,7 @@ def test_cancel_ends_the_process_promptly_without_a_failure(
         time.sleep(60)
     """)
     seen = record(process)
-    with qtbot.waitSignal(process.progress, timeout=END_TIMEOUT_MS):
-        process.start([])
-    started = time.perf_counter()
-    with qtbot.waitSignal(process.finished, timeout=END_TIMEOUT_MS):
-        process.cancel()
-    assert time.perf_counter() - started < 3.0
+    assert cancel_after_first_progress(qtbot, process) < 3.0
     assert seen["finished"] == [-1] and seen["failed"] == []
     assert process.was_cancelled and not process.is_running
 
@@ -132,12 +137,7 @@ def test_cancel_kills_a_process_that_ignores_sigterm(
         time.sleep(60)
     """, grace_ms=300)
     seen = record(process)
-    with qtbot.waitSignal(process.progress, timeout=END_TIMEOUT_MS):
-        process.start([])
-    started = time.perf_counter()
-    with qtbot.waitSignal(process.finished, timeout=END_TIMEOUT_MS):
-        process.cancel()
-    assert 0.25 < time.perf_counter() - started < 5.0
+    assert 0.25 < cancel_after_first_progress(qtbot, process) < 5.0
     assert seen["finished"] == [-1] and seen["failed"] == []
 
 

@@ -16,25 +16,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from metst_gui.main_window import MainWindow
-from training.cli import main as metst
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 TIMEOUT_MS = 180_000
 
 
-@pytest.fixture(scope="module")
-def synthetic_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``metst synth``: 3 subjects × one 4-s video, one reviewed micro-expression each."""
-    root = tmp_path_factory.mktemp("loop") / "synth"
-    assert metst(["synth", str(root), "--subjects", "3", "--seconds", "4"]) == 0
-    return root
-
-
 def test_review_retrain_switch_and_reanalyse_from_the_window(
-        qtbot, synthetic_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        qtbot, synthetic_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "project"
-    shutil.copytree(synthetic_master, root)
+    shutil.copytree(synthetic_project, root)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window = MainWindow(analysis_workers=1)
     qtbot.addWidget(window)

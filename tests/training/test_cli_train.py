@@ -29,15 +29,6 @@ INTERVALS = ("video,onset_frame,apex_frame,offset_frame,emotion,source,status\n"
 TINY = ["--size", "tiny", "--epochs", "2", "--batch", "4", "--crop-seconds", "1"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread (and the suite shares two cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(project root, feature store): two subjects, one 90-frame video each (sample frames;

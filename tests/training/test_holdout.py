@@ -6,21 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from core.models.checkpoint import read_checkpoint_meta
 from tests.training.test_loso import sample, tiny_config
 from training.holdout import choose_protocol, holdout_fold
 from training.loso import Fold, FoldJob, fold_dir, run_folds, split_samples, write_run_reports
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread (and the suite shares two cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def videos(subject: str, n: int) -> list:

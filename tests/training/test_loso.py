@@ -35,15 +35,6 @@ CHANNELS = tuple(f"{roi}_{axis}" for roi in ("right_brow", "left_brow", "mouth",
                  for axis in "xy")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread (and the suite shares two cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def sample(subject: str, me_frames: int, n_frames: int = 240, seed: int = 0,
            video: str = "v1") -> VideoSample:
     """A video of noise traces with three MEs of ``me_frames`` frames."""

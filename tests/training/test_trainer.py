@@ -29,15 +29,6 @@ CHANNELS = tuple(f"{roi}_{axis}" for roi in ("right_brow", "left_brow", "mouth",
                  for axis in "xy")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread (and the suite shares two cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def synthetic_sequence(seed: int, n_frames: int = 300, fps: float = 30.0,
                        me_every: int = 60) -> LabeledSequence:
     """Noise traces (10 channels) with a bump in the emotion's channel pair at each ME."""
