@@ -222,7 +222,9 @@ def markdown_report(folds: Sequence[FoldReport], *, model_name: str,
     model, baseline = pooled["model"], pooled["baseline"]
     rec = model.recognition
     iou = model.settings.iou_threshold
-    lines = [f"# Leave-one-subject-out report: {model_name}", ""]
+    held_out = len(folds) == 1 and folds[0].fold == "holdout"   # training.holdout.HOLDOUT_FOLD
+    title = "Held-out videos report" if held_out else "Leave-one-subject-out report"
+    lines = [f"# {title}: {model_name}", ""]
     lines += [f"- {key}: {value}" for key, value in run_info.items()]
     lines += [f"- folds: {len(folds)}; written {datetime.now(UTC).isoformat(timespec='seconds')}",
               "",

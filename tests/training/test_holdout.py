@@ -66,4 +66,6 @@ def test_the_held_out_fold_trains_and_scores_a_reference_beside_it(tmp_path: Pat
     assert summary["held_out_videos"] == ["a/v2", "b/v2"] and summary["n_videos"] == 2
     data = write_run_reports(tmp_path / "run", [report], model_name="metst", run_info={})
     assert data["reference"]["n_ground_truth"] == 6
-    assert "reference checkpoint" in (tmp_path / "run" / "report.md").read_text()
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "reference checkpoint" in markdown
+    assert markdown.startswith("# Held-out videos report")

@@ -114,6 +114,7 @@ def test_loso_folds_train_evaluate_and_record_their_k_p(tmp_path: Path) -> None:
     assert data["baseline"]["n_ground_truth"] == pooled["tp"] + pooled["fn"]
     markdown = (tmp_path / "report.md").read_text()
     assert "flow spotter (training-free)" in markdown and "| a |" in markdown
+    assert markdown.startswith("# Leave-one-subject-out report")
     assert json.loads((tmp_path / "report.json").read_text())["folds"].keys() == {"a", "b", "c"}
 
 
