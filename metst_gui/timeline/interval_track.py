@@ -4,7 +4,7 @@ the mouse.
 :class:`IntervalTrack` is a ``pg.PlotItem`` (x: frames, X-linked to the curve rows by the
 timeline; y: two lanes — model proposals above, human and reviewed intervals below; see
 :mod:`metst_gui.timeline.interval_band`). Only the annotations overlapping the visible x-range get
-a band item, taken from a pool that grows to the most bands ever shown at once, so a video with
+a band item, taken from a pool of hidden bands (at most MAX_SPARE_BANDS are kept), so a video with
 thousands of intervals stays fast.
 
 Mouse (left button): click a band to select it (double-click: the playhead to its apex); click
@@ -52,6 +52,7 @@ from metst_gui.view_state import Playhead, Selection
 __all__ = ["IntervalTrack"]
 
 MAX_BANDS = 600  # more intervals in view than this are drawn as runs (see coalesce)
+MAX_SPARE_BANDS = 64  # hidden bands kept for reuse; more leave the scene (after a wide zoom)
 RUN_GAP_PX = 3.0  # intervals closer than this on screen join one run
 _DRAG_TEXTS = {DragZone.ONSET: "Move onset", DragZone.OFFSET: "Move offset",
                DragZone.APEX: "Move apex", DragZone.BODY: "Move interval"}
@@ -244,6 +245,8 @@ class IntervalTrack(pg.PlotItem):
             band.set_look(emotion_color(annotation.emotion), band_style_of(annotation),
                           selected=annotation.id == self._selection.annotation_id,
                           dimmed=annotation.id == dragged_id)
+        while len(self._pool) > MAX_SPARE_BANDS:
+            self._view_box.removeItem(self._pool.pop())
 
     def _draw_runs(self, runs: list[BandRun], frames_per_px: float) -> None:
         while len(self._run_bands) > len(runs):

@@ -31,7 +31,7 @@ from metst_gui.timeline.interval_band import (
     IntervalBand,
     coalesce,
 )
-from metst_gui.timeline.interval_track import MAX_BANDS, IntervalTrack
+from metst_gui.timeline.interval_track import MAX_BANDS, MAX_SPARE_BANDS, IntervalTrack
 from metst_gui.view_state import Playhead, Selection
 
 pytestmark = pytest.mark.gui
@@ -254,6 +254,10 @@ def test_only_the_bands_in_view_are_items(qtbot, session_factory):
     env.track.setXRange(60_000, 60_500, padding=0)
     assert set(env.track.shown_bands()) == {f"i{k}" for k in range(1200, 1211)}
     assert len(band_items()) == n_items  # the same items, reused
+    env.track.setXRange(0, 25_000, padding=0)              # 500 bands at once …
+    assert len(env.track.shown_bands()) >= 500
+    env.track.setXRange(60_000, 60_500, padding=0)         # … then few: the spares leave
+    assert len(band_items()) <= 11 + MAX_SPARE_BANDS + 2
     env.track.set_session(None)
     assert env.track.shown_bands() == {}
     env.session.close()
