@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
     def _on_open_folder_triggered(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open folder of frames", self._start_dir())
         if path:
-            self.sessions.open_path(path)
+            self.sessions.open_path(path, as_video=True)
 
     @Slot()
     def _on_open_project_triggered(self) -> None:

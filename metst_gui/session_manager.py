@@ -97,13 +97,14 @@ class SessionManager(QObject):
 
     # ----------------------------------------------------------------- opening
 
-    def open_path(self, path: str | Path) -> None:
-        """Open a project folder, a video file or a folder of frames."""
+    def open_path(self, path: str | Path, *, as_video: bool = False) -> None:
+        """Open a project folder, a video file or a folder of frames (``as_video``: a folder is
+        a folder of frames, never a project — File → Open folder of frames)."""
         path = Path(path).expanduser()
         if not path.exists():
             self.error.emit("Cannot open", f"{path}: no such file or folder")
             return
-        if path.is_dir() and is_project_folder(path):
+        if path.is_dir() and not as_video and is_project_folder(path):
             self.open_project(path)
             return
         try:
