@@ -33,6 +33,7 @@ from metst_gui.frame_loader import VideoInfo
 from metst_gui.inspector_panel import InspectorPanel
 from metst_gui.interval_table import IntervalTable
 from metst_gui.model_actions import ModelActions
+from metst_gui.project_actions import ProjectActions
 from metst_gui.project_panel import ProjectPanel
 from metst_gui.recent_files import RecentFiles
 from metst_gui.review_queue import ReviewQueuePanel
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.edit_actions = EditActions(self.playhead, self.selection, self)
         self.file_actions = FileActions(lambda: self.session, self.timeline.export_image, self)
         self.recent = RecentFiles(menu_parent=self)
+        self.project_actions = ProjectActions(self.sessions, self)
         self.model_actions = ModelActions(self.sessions, self.analysis_panel, self.inspector,
                                           self)
         self._build_docks()
@@ -137,6 +139,8 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.open_video_action, self.open_folder_action,
                               self.open_project_action])
         file_menu.addMenu(self.recent.menu)
+        file_menu.addSeparator()
+        file_menu.addActions(self.project_actions.actions())
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addSeparator()
@@ -205,6 +209,9 @@ class MainWindow(QMainWindow):
         self.edit_actions.message.connect(self._show_status)
         self.file_actions.status.connect(self._show_status)
         self.model_actions.status.connect(self._show_status)
+        self.project_actions.status.connect(self._show_status)
+        self.project_actions.error.connect(self._show_error)
+        self.project_actions.videos_added.connect(self._on_project_changed)
         self.model_actions.error.connect(self._show_error)
         self.autosave.save_failed.connect(lambda m: self._show_error("Cannot save", m))
 
@@ -248,6 +255,8 @@ class MainWindow(QMainWindow):
         self.project_panel.set_project(project)
         if project is not None:
             self.recent.add(project.root)
+        if self.session is not None:
+            self.project_panel.set_current(self.session.video)
 
     @Slot(object)
     def _on_video_opened(self, video: VideoInfo) -> None:

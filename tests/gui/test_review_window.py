@@ -260,3 +260,23 @@ def test_retrain_without_a_project_says_so(qtbot, messages) -> None:
     window.model_actions.retrain_action.trigger()
 
     assert messages and "Open a project" in messages[0][1]
+
+
+def test_a_new_project_gets_videos_by_link_and_opens_the_first(
+        qtbot, clip: Path, tmp_path: Path, messages, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    window = _window(qtbot)
+    folder = tmp_path / "study"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window.project_actions.new_project_action.trigger()
+    assert window.sessions.project is not None and (folder / "project.json").is_file()
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(clip)], ""))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("p07", True))
+
+    with qtbot.waitSignal(window.sessions.session_changed, timeout=TIMEOUT_MS):
+        window.project_actions.add_videos_action.trigger()
+
+    assert (window.session.video.subject, window.session.video.path) == ("p07", clip)
+    assert [v.key for v in Project.open(folder).videos()] == ["p07/clip"]
+    assert [item.text(0) for item in window.project_panel.video_items()] == ["clip"]
