@@ -11,7 +11,8 @@ Opening a video loads its saved annotations, offers to recover a newer autosave 
 and shows its stored analysis without recomputing. Leaving a video with unsaved edits asks Save /
 Discard / Cancel (the autosave keeps the edits on disk either way until the user discards them).
 The video itself opens asynchronously through the :class:`~metst_gui.video_view.VideoView`; the
-session switches only when the new video opened, so a file that fails leaves the old one usable.
+session switches only when the new video opened, so a file that fails leaves the old video and its
+session (edits included) as they were.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class SessionManager(QObject):
         self.session: VideoSession | None = None
         self._pending: tuple[Project, ProjectVideo] | None = None
         self._load_token = 0
+        self._discard_autosave_on_leave = False
         video_view.video_opened.connect(self._on_video_opened)
         video_view.open_failed.connect(self._on_open_failed)
 
@@ -135,7 +137,7 @@ class SessionManager(QObject):
         if self.session is not None and self.session.video == video \
                 and self.session.project.root == project.root:
             return
-        if not self.close_session():
+        if not self._confirm_leave():
             return
         self._pending = (project, video)
         self.status.emit(f"Opening {video.path}…")
@@ -154,29 +156,45 @@ class SessionManager(QObject):
 
     def close_session(self) -> bool:
         """Leave the open video, asking about unsaved edits; False if the user cancelled."""
+        if not self._confirm_leave():
+            return False
+        self._teardown()
+        return True
+
+    def _confirm_leave(self) -> bool:
+        """Ask Save / Discard / Cancel when the open video has unsaved edits; False: stay.
+
+        Nothing is torn down yet: a video that then fails to open leaves this one as it was.
+        """
+        session = self.session
+        self._discard_autosave_on_leave = False
+        if session is None or not session.is_dirty:
+            return True
+        answer = QMessageBox.question(
+            self._dialog_parent, "Unsaved edits",
+            f"Save the edits of {session.video.name} before closing it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        self._discard_autosave_on_leave = True
+        return True
+
+    def _teardown(self) -> None:
+        """Drop the open session (its pending autosave is written, or deleted if discarded)."""
         session = self.session
         if session is None:
-            return True
-        if session.is_dirty:
-            answer = QMessageBox.question(
-                self._dialog_parent, "Unsaved edits",
-                f"Save the edits of {session.video.name} before closing it?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return False
-            if answer == QMessageBox.StandardButton.Save and not self.save():
-                return False
-            if answer == QMessageBox.StandardButton.Discard:
-                self._autosave.flush()
-                self._autosave.set_session(None)
-                discard_autosave(session.project.autosave_path(session.video))
-        self._autosave.set_session(None)
+            return
+        self._autosave.set_session(None)          # writes what is pending, waits for it
+        if self._discard_autosave_on_leave:
+            discard_autosave(session.project.autosave_path(session.video))
+        self._discard_autosave_on_leave = False
         self.session = None
         self.session_changed.emit(None)
         session.close()
         session.deleteLater()
-        return True
 
     # -------------------------------------------------------------- internals
 
@@ -208,6 +226,7 @@ class SessionManager(QObject):
                             "is left as it is until you save.")
         for message in state.messages:
             self.status.emit(message)
+        self._teardown()                          # the previous video, now that this one opened
         session = VideoSession(project, video, info, state.annotations, self)
         if state.newer_autosave:
             self._offer_recovery(session)
@@ -222,7 +241,8 @@ class SessionManager(QObject):
 
     @Slot(str)
     def _on_open_failed(self, _message: str) -> None:
-        self._pending = None  # the view reports the message; the old video stays
+        self._pending = None  # the view reports the message; the old video and session stay
+        self._discard_autosave_on_leave = False
 
     def _offer_recovery(self, session: VideoSession) -> None:
         saved = session.project.annotations_path(session.video)

@@ -280,3 +280,21 @@ def test_a_new_project_gets_videos_by_link_and_opens_the_first(
     assert (window.session.video.subject, window.session.video.path) == ("p07", clip)
     assert [v.key for v in Project.open(folder).videos()] == ["p07/clip"]
     assert [item.text(0) for item in window.project_panel.video_items()] == ["clip"]
+
+
+def test_a_video_that_fails_to_open_leaves_the_open_one_and_its_edits(
+        qtbot, clip: Path, tmp_path: Path, messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    window.timeline.interval_drawn.emit(10, 20)
+    session = window.session
+    broken = tmp_path / "s" / "broken.mp4"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a video at all")
+
+    with qtbot.waitSignal(window.video_view.open_failed, timeout=TIMEOUT_MS):
+        window.open_path(broken)                         # "save the edits?" → Discard
+
+    assert any("broken.mp4" in text for _title, text in messages)
+    assert window.session is session and len(session.annotations) == 1
+    assert window.isWindowModified() and window.video_view.video.path == clip
