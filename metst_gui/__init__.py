@@ -11,9 +11,9 @@ Modules: ``app`` (the ``metst-studio`` entry point), ``main_window`` (assembles 
 overview, interval track), editing (``edit_actions``, ``annotation_commands``,
 ``inspector_panel``, ``interval_table``, ``review_queue``, ``tsfmicro_opinion``), background work
 (``analysis_worker``/``analysis_panel``, ``autosave``, ``background``, ``train_process``/
-``retrain_dialog``), files (``file_actions``, ``import_export_dialogs``, ``recovery_dialog``,
-``recent_files``, ``project_panel``) and ``app_log``, ``user_paths``, ``colors``. See
-docs/ARCHITECTURE.md.
+``retrain_dialog``), files (``file_actions``, ``project_actions``, ``import_export_dialogs``,
+``recovery_dialog``, ``recent_files``, ``project_panel``), ``model_actions``,
+``shortcuts_dialog`` and ``app_log``, ``user_paths``, ``colors``. See docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
