@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
             panel.set_session(session)
         self.timeline.set_result(session.result if session is not None else None)
         self.video_view.set_session(session)
+        self._follow_result_roi_set(session.result if session is not None else None)
         if session is not None:
             session.result_changed.connect(self._on_session_result_changed)
             session.dirty_changed.connect(self._update_title)
@@ -288,7 +289,13 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_session_result_changed(self, result: object) -> None:
         self.timeline.set_result(result)
+        self._follow_result_roi_set(result)
         self.file_actions.update_enabled()
+
+    def _follow_result_roi_set(self, result: object) -> None:
+        """The ROI boxes on the video are those whose traces the ROI row shows (same colours)."""
+        if result is not None:
+            self.video_view.set_roi_set(result.traces.roi_set)
 
     # ---------------------------------------------------------------- editing
 

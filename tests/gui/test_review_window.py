@@ -298,3 +298,19 @@ def test_a_video_that_fails_to_open_leaves_the_open_one_and_its_edits(
     assert any("broken.mp4" in text for _title, text in messages)
     assert window.session is session and len(session.annotations) == 1
     assert window.isWindowModified() and window.video_view.video.path == clip
+
+
+def test_the_roi_boxes_follow_the_roi_set_of_the_shown_traces(qtbot, clip: Path,
+                                                              messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    window.analysis_panel.roi_combo.setCurrentIndex(
+        window.analysis_panel.roi_combo.findData("metst"))
+    window.analysis_panel.roi_combo.activated.emit(window.analysis_panel.roi_combo.currentIndex())
+    window.video_view.set_roi_set("metst_plus")
+
+    _analyse(qtbot, window)
+
+    assert window.session.result.traces.roi_set == "metst"
+    checked = [a.text() for a in window.video_view.roi_set_actions() if a.isChecked()]
+    assert checked == ["ME-TST ROIs (5)"]
