@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from core.config_dict import config_from_dict
 from core.progress import CancelToken, ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -167,10 +168,7 @@ class FaceTrackerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceTrackerConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown FaceTrackerConfig keys: {unknown}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass

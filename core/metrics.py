@@ -61,12 +61,14 @@ import json
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from core.config_dict import config_from_dict
 
 __all__ = [
     "MATCH_METHODS",
@@ -201,11 +203,7 @@ class EvaluationConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EvaluationConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown EvaluationConfig keys {unknown}; expected {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 @dataclass(frozen=True)

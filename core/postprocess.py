@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
+
+from core.config_dict import config_from_dict
 
 __all__ = [
     "DEFAULT_MEAN_ME_SECONDS",
@@ -92,11 +94,7 @@ class PostprocessConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PostprocessConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown PostprocessConfig keys {unknown}; expected {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
     def resolve_k_p(self, fps: float | None) -> int:
         """``k_p`` in frames: the configured value, else derived from ``fps``."""

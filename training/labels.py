@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from core.config_dict import config_from_dict
 from core.datasets.base import LabeledInterval
 from core.datasets.emotions import FOUR_CLASS, THREE_CLASS, EmotionMapping
 
@@ -101,10 +102,7 @@ class LabelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LabelConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        unknown = sorted(set(data) - set(cls().to_dict()))
-        if unknown:
-            raise ValueError(f"unknown LabelConfig keys {unknown}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from core.config_dict import config_from_dict
 from training.labels import IGNORE_INDEX, FrameLabels
 
 __all__ = ["CropConfig", "LabeledSequence", "Crop", "Batch", "crop_length", "tile_starts",
@@ -86,10 +87,7 @@ class CropConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CropConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown CropConfig keys {unknown}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass(frozen=True)

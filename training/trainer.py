@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.config_dict import checked_config_values
 from core.postprocess import PostprocessConfig
 from core.progress import CancelToken
 from training.labels import IGNORE_INDEX, LabelConfig
@@ -173,10 +174,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}")
-        values = dict(data)
+        values = checked_config_values(cls, data)
         nested = {"crops": CropConfig.from_dict, "labels": LabelConfig.from_dict,
                   "loss": lambda d: LossConfig(**d),
                   "postprocess": PostprocessConfig.from_dict}

@@ -27,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.atomic import atomic_write_text
+from core.config_dict import config_from_dict
 from core.datasets.base import Dataset
 from core.metrics import RecognitionReport, evaluate_recognition
 from core.models.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
@@ -148,10 +149,7 @@ class TsfMicroTrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TsfMicroTrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown TsfMicroTrainConfig keys: {unknown}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,7 @@ from scipy.ndimage import binary_dilation, maximum_filter1d, uniform_filter1d
 from scipy.stats import median_abs_deviation
 
 from core.blinks import blink_frames
+from core.config_dict import config_from_dict
 from core.traces import FlowTraces
 
 __all__ = [
@@ -143,11 +144,7 @@ class FlowSpotterConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FlowSpotterConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown FlowSpotterConfig keys {unknown}; expected {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
     def k_frames(self, fps: float) -> int:
         """``k`` in frames at ``fps`` (at least 1)."""

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from core.config_dict import config_from_dict
 from core.models.ssm import Mamba, MambaStreamState, cuda_kernels_available
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "MeTstConfig",
     "SpotRecogOutput",
     "check_traces",
-    "config_from_dict",
     "conv_stem",
     "drop_path_rates",
     "load_official_state_dict",
@@ -57,22 +57,6 @@ class SpotRecogOutput(NamedTuple):
 
     spot: Tensor
     recog_logits: Tensor
-
-
-def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Build the frozen config dataclass ``cls`` from :meth:`to_dict` output.
-
-    Raises:
-        ValueError: on keys ``cls`` does not have.
-    """
-    names = {field.name for field in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
-    values = dict(data)
-    if "class_names" in values:
-        values["class_names"] = tuple(values["class_names"])
-    return cls(**values)
 
 
 def _check_class_names(n_classes: int, class_names: Sequence[str]) -> None:

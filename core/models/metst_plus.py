@@ -32,12 +32,12 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from core.config_dict import config_from_dict
 from core.models.metst import (
     DEFAULT_CLASS_NAMES,
     MambaStack,
     SpotRecogOutput,
     check_traces,
-    config_from_dict,
     conv_stem,
     load_remapped,
     remap_state_dict_keys,

@@ -38,7 +38,7 @@ face crops, and :func:`predict_interval` returns the class probabilities of one 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -47,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from core.config_dict import config_from_dict
 
 __all__ = [
     "FUSION_MODES",
@@ -149,12 +151,7 @@ class TsfMicroConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TsfMicroConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown TsfMicroConfig keys: {sorted(unknown)}")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value
-                      for key, value in data.items()})
+        return config_from_dict(cls, data)
 
 
 # --- Manhattan decay ------------------------------------------------------------------------

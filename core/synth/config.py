@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.config_dict import config_from_dict
 from core.datasets.emotions import FOUR_CLASS
 from resources import SAMPLE_VIDEO
 
@@ -158,13 +159,7 @@ class SynthConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SynthConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown SynthConfig keys {unknown}; expected {sorted(known)}")
-        values = {key: tuple(value) if isinstance(value, list) else value
-                  for key, value in data.items()}
-        return cls(**values)
+        return config_from_dict(cls, data)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> SynthConfig:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from core.config_dict import config_from_dict
 from core.synth.config import SynthConfig
 
 __all__ = ["EVENT_KINDS", "EMOTION_PATTERNS", "SynthEvent", "plan_events"]
@@ -113,12 +114,7 @@ class SynthEvent:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SynthEvent:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown SynthEvent keys {unknown}; expected {sorted(known)}")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value
-                      for key, value in data.items()})
+        return config_from_dict(cls, data)
 
 
 def plan_events(config: SynthConfig, n_frames: int, fps: float, face_width_px: float,
