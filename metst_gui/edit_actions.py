@@ -250,12 +250,10 @@ class EditActions(QObject):
             self._update_enabled()
 
     def _apply(self, change: AnnotationChange, text: str) -> bool:
-        try:
-            self._session.apply(change, text)
-        except AnnotationError as exc:
-            self.message.emit(f"{text}: {exc}")
-            return False
-        return True
+        problem = self._session.try_apply(change, text)
+        if problem is not None:
+            self.message.emit(problem)
+        return problem is None
 
     def _edit_selected(self, text: str, **changes: object) -> bool:
         annotation = self._selected()

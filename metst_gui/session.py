@@ -16,7 +16,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from core.analysis import AnalysisResult, reinterpret
-from core.annotations import AnnotationChange, AnnotationSet, annotation_from_detection
+from core.annotations import (
+    AnnotationChange,
+    AnnotationError,
+    AnnotationSet,
+    annotation_from_detection,
+)
 from core.project import Project, ProjectVideo
 from metst_gui.annotation_commands import AnnotationChangeCommand, ProposalsCommand
 from metst_gui.frame_loader import VideoInfo
@@ -75,6 +80,15 @@ class VideoSession(QObject):
         if not change.is_empty:
             self.annotations.validate(change)
             self.undo_stack.push(AnnotationChangeCommand(self.annotations, change, text))
+
+    def try_apply(self, change: AnnotationChange, text: str) -> str | None:
+        """:meth:`apply`, but a refused change comes back as ``"<text>: <why>"`` (None: applied)
+        for a view to show, instead of raising."""
+        try:
+            self.apply(change, text)
+        except AnnotationError as exc:
+            return f"{text}: {exc}"
+        return None
 
     def set_result(self, result: AnalysisResult, *, replace_proposals: bool = True) -> None:
         """Show a new analysis result; its intervals replace the unreviewed proposals.

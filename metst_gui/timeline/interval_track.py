@@ -29,7 +29,7 @@ import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
-from core.annotations import Annotation, AnnotationChange, AnnotationError, edited
+from core.annotations import Annotation, AnnotationChange, edited
 from metst_gui.colors import UNLABELLED_COLOR, emotion_color
 from metst_gui.edit_actions import PendingInterval, default_apex_frame, human_interval
 from metst_gui.session import VideoSession
@@ -388,9 +388,7 @@ class IntervalTrack(pg.PlotItem):
             self.edge_edited.emit(drag.zone.value)
 
     def _apply(self, change: AnnotationChange, text: str) -> bool:
-        try:
-            self._session.apply(change, text)
-        except AnnotationError as exc:
-            self.message.emit(f"{text}: {exc}")
-            return False
-        return True
+        problem = self._session.try_apply(change, text)
+        if problem is not None:
+            self.message.emit(problem)
+        return problem is None
