@@ -187,16 +187,21 @@ def _official_mamba_block(sd: dict[str, Tensor], prefix: str, width: int, d_stat
         sd[prefix + "attn.mamba." + key] = value + 0.01 * torch.randn_like(value)
 
 
+def _official_stem(sd: dict[str, Tensor], in_channels: int, dim: int) -> None:
+    """The authors' shared conv stem: Conv, BN, ReLU, Conv, BN (ReLU and dropout hold none)."""
+    _conv(sd, "Stem.0.", in_channels, dim)
+    _batch_norm(sd, "Stem.1.", dim)
+    _conv(sd, "Stem.3.", dim, dim)
+    _batch_norm(sd, "Stem.4.", dim)
+
+
 def official_metst_state_dict(
     in_channels: int = 10, dim: int = 16, n_layers: int = 2, d_state: int = 8, n_classes: int = 4
 ) -> dict[str, Tensor]:
     """A ``torch.save(nn.DataParallel(network.METST(...)).state_dict())`` look-alike."""
     torch.manual_seed(3)
     sd: dict[str, Tensor] = {}
-    _conv(sd, "Stem.0.", in_channels, dim)
-    _batch_norm(sd, "Stem.1.", dim)
-    _conv(sd, "Stem.3.", dim, dim)
-    _batch_norm(sd, "Stem.4.", dim)
+    _official_stem(sd, in_channels, dim)
     for pathway in ("spot_pathway", "recog_pathway"):
         for layer_idx in range(n_layers):
             _official_mamba_block(sd, f"{pathway}.block.{layer_idx}.", dim, d_state)
@@ -280,10 +285,7 @@ def official_metst_plus_state_dict(
     """A ``nn.DataParallel(network_sf.METST_SF(...)).state_dict()`` look-alike (3 blocks)."""
     torch.manual_seed(4)
     sd: dict[str, Tensor] = {}
-    _conv(sd, "Stem.0.", in_channels, dim)
-    _batch_norm(sd, "Stem.1.", dim)
-    _conv(sd, "Stem.3.", dim, dim)
-    _batch_norm(sd, "Stem.4.", dim)
+    _official_stem(sd, in_channels, dim)
     for pathway in ("spot_pathway", "recog_pathway"):
         _conv(sd, f"{pathway}.Stem_slow.0.", dim, 2 * dim)
         _batch_norm(sd, f"{pathway}.Stem_slow.1.", 2 * dim)

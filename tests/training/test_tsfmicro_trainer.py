@@ -42,15 +42,6 @@ SUBJECT_INTERVALS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny models gain nothing from threads, and on a busy shared CPU threads spin."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 def tiny_train_config(**overrides) -> TsfMicroTrainConfig:
     settings = dict(epochs=2, lr=3e-3, batch_size=16, weight_decay=0.01, image_size=IMAGE_SIZE,
                     model=TINY, crop_jitter=MARGIN / IMAGE_SIZE, device="cpu")
