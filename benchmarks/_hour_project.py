@@ -9,7 +9,6 @@ annotation file.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -25,8 +24,7 @@ from core.postprocess import PostprocessConfig
 from core.project import Project
 from core.rois import load_roi_set
 from core.traces import FlowTraces
-from core.video import open_source, source_identity
-from metst_gui.analysis_worker import SOURCE_FILE
+from core.video import open_source
 from resources import SAMPLE_VIDEO
 
 __all__ = ["write_hour_video", "prepare_project", "HOUR_FPS", "HOUR_N_FRAMES", "N_INTERVALS"]
@@ -134,9 +132,7 @@ def prepare_project(cache: Path, video_path: Path) -> Path:
     source.close()
     rng = np.random.default_rng(0)
     annotations = make_annotations(video.name, n_frames, fps, rng)
-    folder = save_result(make_result(link, annotations, fps, rng), project.result_dir(video))
-    identity = {"source": source_identity(link), "n_frames": n_frames}  # as run_analysis writes
-    (folder / SOURCE_FILE).write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+    save_result(make_result(link, annotations, fps, rng), project.result_dir(video))
     save_annotations(annotations, project.annotations_path(video))
     project.autosave_path(video).unlink(missing_ok=True)  # no recovery question
     return link

@@ -3,8 +3,9 @@
 :func:`analyze` runs the flow extraction (reusing the feature store), the per-frame model over the
 whole video at once (video-level, linear in T) and the post-processing, reporting progress and
 honouring cancellation. :func:`save_result` / :func:`load_result` keep a result in a folder:
-``curves.h5`` (curves, traces, settings) and ``intervals.csv``; re-opening shows them without
-recomputing, and changing the threshold re-runs only :func:`reinterpret`.
+``curves.h5`` (curves, traces, settings, and the analysed file's identity) and ``intervals.csv``;
+re-opening shows them without recomputing (:func:`result_source` tells whether the file has
+changed since), and changing the threshold re-runs only :func:`reinterpret`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from core.postprocess import DetectedInterval, PostprocessConfig, spot_intervals
 from core.progress import CancelToken, ProgressCallback, report
 from core.store import FeatureStore
 from core.traces import FlowTraces
-from core.video import FrameSource, open_source
+from core.video import FrameSource, open_source, source_identity
 
 __all__ = ["AnalysisResult", "analyze", "reinterpret", "interval_rows", "save_result",
-           "load_result", "ResultError"]
+           "load_result", "result_source", "ResultError"]
 
 
 class ResultError(ValueError):
@@ -146,6 +147,9 @@ def save_result(result: AnalysisResult, folder: str | os.PathLike[str]) -> Path:
         f.attrs["class_names"] = json.dumps(list(result.curves.class_names))
         f.attrs["code_version"] = __version__
         f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        identity = _source_identity_or_none(result.video)
+        if identity is not None:
+            f.attrs["source"] = json.dumps(identity, sort_keys=True)
         f.create_dataset("spot", data=result.curves.spot)
         if result.curves.recog is not None:
             f.create_dataset("recog", data=result.curves.recog, compression="lzf")
@@ -159,6 +163,26 @@ def save_result(result: AnalysisResult, folder: str | os.PathLike[str]) -> Path:
         traces.attrs["params"] = json.dumps(result.traces.params, sort_keys=True)
     write_intervals_csv(folder / "intervals.csv", interval_rows(result))
     return folder
+
+
+def result_source(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The :func:`core.video.source_identity` of the file a stored result was made from (None
+    for results written without one). Compare with :func:`core.video.same_content`."""
+    path = Path(folder) / "curves.h5"
+    try:
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("source")
+    except OSError as exc:
+        raise ResultError(f"{path}: unreadable curves file ({exc})") from exc
+    return None if text is None else json.loads(str(text))
+
+
+def _source_identity_or_none(video: Path) -> dict[str, Any] | None:
+    """The analysed file's identity; None when it cannot be read (a result of a deleted file)."""
+    try:
+        return source_identity(video)
+    except (OSError, ValueError):
+        return None
 
 
 def load_result(folder: str | os.PathLike[str]) -> AnalysisResult:

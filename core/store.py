@@ -38,7 +38,7 @@ from core import __version__
 from core.atomic import atomic_path
 from core.flow import FLOW_ALGORITHM_VERSION, Extraction, FlowConfig
 from core.traces import FlowTraces
-from core.video import source_identity
+from core.video import same_content, source_identity
 
 __all__ = ["StoreError", "StoredEntry", "FeatureStore", "video_key"]
 
@@ -171,7 +171,7 @@ class FeatureStore:
 
 
 def _same_source(stored: dict[str, Any], current: dict[str, Any]) -> bool:
-    return all(stored.get(k) == current.get(k) for k in ("path", "size", "mtime", "sha1_first_mb"))
+    return stored.get("path") == current.get("path") and same_content(stored, current)
 
 
 def _write_entry(group: h5py.Group, extraction: Extraction, identity: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ import operator
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -67,6 +67,7 @@ __all__ = [
     "ImageFolderSource",
     "open_source",
     "source_identity",
+    "same_content",
     "CASME3_FPS",
     "SAMM_FPS",
     "DEFAULT_FPS",
@@ -771,6 +772,12 @@ def source_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
         digest.update(stream.read(_HASH_BYTES))
     return {"path": str(path), "size": int(size), "mtime": float(mtime),
             "sha1_first_mb": digest.hexdigest()}
+
+
+def same_content(stored: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Whether two :func:`source_identity` records describe the same content (size, mtime and
+    the first MiB's hash; the path is not compared)."""
+    return all(stored.get(key) == current.get(key) for key in ("size", "mtime", "sha1_first_mb"))
 
 
 def _absolute(path: str | os.PathLike[str]) -> Path:

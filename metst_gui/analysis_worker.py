@@ -3,14 +3,13 @@
 :func:`run_analysis` is the whole job as a plain function (what ``metst analyze`` does for one
 video): load the model (torch is imported here, never on the GUI thread), :func:`core.analysis.
 analyze` with the project's feature store, then :func:`core.analysis.save_result` into
-``project.result_dir(video)`` beside a ``source.json`` naming the analysed file's identity.
+``project.result_dir(video)`` (which records the analysed file's identity).
 :class:`AnalysisWorker` runs it on a ``QThread``; :func:`load_stored_result` reads it back without
 recomputing when it was made from the same file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,22 +18,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.analysis import AnalysisResult, analyze, load_result, reinterpret, save_result
-from core.atomic import atomic_write_text
+from core.analysis import (
+    AnalysisResult,
+    analyze,
+    load_result,
+    reinterpret,
+    result_source,
+    save_result,
+)
 from core.curve_models import load_curve_model
 from core.flow import FlowConfig
 from core.postprocess import PostprocessConfig
 from core.progress import Cancelled, CancelToken, Progress, ProgressCallback, report
 from core.project import Project, ProjectVideo
-from core.video import source_identity
+from core.video import same_content, source_identity
 from metst_gui.app_log import unexpected_error_message
 
-__all__ = ["AnalysisRequest", "AnalysisWorker", "run_analysis", "load_stored_result",
-           "SOURCE_FILE"]
+__all__ = ["AnalysisRequest", "AnalysisWorker", "run_analysis", "load_stored_result"]
 
-#: Written beside ``curves.h5``: the identity of the analysed file (see core.video).
-SOURCE_FILE = "source.json"
-_IDENTITY_KEYS = ("size", "mtime", "sha1_first_mb")
 _logger = logging.getLogger(__name__)
 
 
@@ -77,8 +78,6 @@ def run_analysis(request: AnalysisRequest, progress: ProgressCallback | None = N
     cancel.raise_if_cancelled()
     report(progress, "save", 0, 1, "saving the result")
     folder = save_result(result, request.project.result_dir(request.video))
-    identity = {"source": source_identity(request.video.path), "n_frames": result.traces.n_frames}
-    atomic_write_text(folder / SOURCE_FILE, json.dumps(identity, indent=2) + "\n")
     report(progress, "save", 1, 1, str(folder))
     return result
 
@@ -88,7 +87,7 @@ def load_stored_result(project: Project, video: ProjectVideo, *, n_frames: int |
                        warn: Callable[[str], None] | None = None) -> AnalysisResult | None:
     """The stored analysis of ``video`` if it was made from this same file, else None.
 
-    Same file: the identity in ``source.json`` (size, mtime, hash of the first MB) matches, or,
+    Same file: the identity the result recorded (size, mtime, hash of the first MB) matches, or,
     for results without one, the analysed path does; and the frame count equals ``n_frames`` when
     given. An unreadable or outdated result gives None, a log line and a ``warn(message)``.
     ``threshold_p`` re-thresholds the stored curves (post-processing only, no model run).
@@ -120,11 +119,9 @@ def _mismatch(result: AnalysisResult, video: ProjectVideo, folder: Path,
         return f"has {result.traces.n_frames} frames, the video {n_frames}"
     if not Path(video.path).exists():
         return f"cannot be checked: {video.path} is missing"
-    sidecar = folder / SOURCE_FILE
-    if sidecar.is_file():
-        stored = json.loads(sidecar.read_text(encoding="utf-8"))["source"]
-        current = source_identity(video.path)
-        if any(stored.get(key) != current.get(key) for key in _IDENTITY_KEYS):
+    stored = result_source(folder)
+    if stored is not None:
+        if not same_content(stored, source_identity(video.path)):
             return "was made from an earlier version of the file"
         return None
     if Path(result.video).resolve() != Path(video.path).resolve():

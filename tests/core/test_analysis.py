@@ -9,13 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.analysis import ResultError, analyze, load_result, reinterpret, save_result
+from core.analysis import (
+    ResultError,
+    analyze,
+    load_result,
+    reinterpret,
+    result_source,
+    save_result,
+)
 from core.curve_models import FlowSpotterModel, load_curve_model
 from core.flow import FlowConfig
 from core.intervals_csv import INTERVAL_COLUMNS
 from core.postprocess import PostprocessConfig
 from core.progress import Cancelled, CancelToken
 from core.store import FeatureStore
+from core.video import same_content, source_identity
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +89,21 @@ def test_saved_result_round_trips(sample_result, tmp_path: Path) -> None:
         assert row["source"] == "model" and row["status"] == "proposed"
 
 
+def test_a_saved_result_records_which_file_it_was_made_from(sample_result, tmp_path: Path
+                                                           ) -> None:
+    result, _, _ = sample_result
+    folder = save_result(result, tmp_path / "with_source")
+    assert same_content(result_source(folder), source_identity(result.video))
+    gone = replace(result, video=tmp_path / "deleted.mp4")
+    assert result_source(save_result(gone, tmp_path / "without_source")) is None
+
+
 def test_unreadable_result_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "curves.h5").write_text("garbage")
     with pytest.raises(ResultError, match="curves.h5"):
         load_result(tmp_path)
+    with pytest.raises(ResultError, match="curves.h5"):
+        result_source(tmp_path)
 
 
 def test_cancel_stops_analysis(sample_video_path: Path) -> None:

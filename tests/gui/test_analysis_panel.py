@@ -16,12 +16,12 @@ import pytest
 from PySide6.QtCore import QThread, QTimer
 
 import metst_gui.analysis_worker as analysis_worker
+from core.analysis import result_source
 from core.annotations import AnnotationSet
 from core.project import Project, project_for_video
-from core.video import VideoError, open_source
+from core.video import VideoError, open_source, same_content, source_identity
 from metst_gui.analysis_panel import AnalysisPanel
 from metst_gui.analysis_worker import (
-    SOURCE_FILE,
     AnalysisRequest,
     load_stored_result,
     run_analysis,
@@ -122,7 +122,8 @@ def test_run_shows_progress_stays_responsive_and_stores_the_result(
     assert panel.run_button.isEnabled() and not panel.progress_bar.isVisible()
     assert f"in {SAMPLE_N_FRAMES} frames" in panel.status_label.text()
     folder = session.project.result_dir(session.video)
-    assert (folder / "curves.h5").is_file() and (folder / SOURCE_FILE).is_file()
+    assert (folder / "curves.h5").is_file()
+    assert same_content(result_source(folder), source_identity(session.video.path))
     assert "finished" in log_path.read_text()
 
     calls: list[object] = []
