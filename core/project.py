@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_write_text
-from core.datasets.project import INTERVALS_SUFFIX, VIDEO_EXTENSIONS
+from core.datasets.project import INTERVALS_SUFFIX, project_entries
 from core.store import FeatureStore
 
 __all__ = ["Project", "ProjectVideo", "ProjectSettings", "ProjectError", "project_for_video",
@@ -159,18 +159,12 @@ class Project:
     # ----------------------------------------------------------------- videos
 
     def videos(self) -> list[ProjectVideo]:
-        """The videos in the subject folders, then the linked ones (missing links included)."""
-        found: list[ProjectVideo] = []
-        for subject_dir in _visible_entries(self.root):
-            if not subject_dir.is_dir() or subject_dir.name == STATE_DIR:
-                continue
-            for path in _visible_entries(subject_dir):
-                if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-                    found.append(ProjectVideo(subject_dir.name, path.stem, path))
-                elif path.is_dir() and _is_frame_folder(path):
-                    found.append(ProjectVideo(subject_dir.name, path.name, path))
-        keys = {v.key for v in found}
-        return found + [v for v in self._linked if v.key not in keys]
+        """The videos in the subject folders (the dataset reader's listing, natural order; folders
+        only when they hold frames), then the linked ones (missing links included)."""
+        entries, _warnings = project_entries(
+            self.root, linked=[(v.subject, v.name, v.path) for v in self._linked])
+        return [ProjectVideo(e.subject, e.name, e.path, e.linked) for e in entries
+                if e.linked or not e.path.is_dir() or _is_frame_folder(e.path)]
 
     def find_video(self, path: str | os.PathLike[str]) -> ProjectVideo | None:
         """The project video at ``path`` (compared as absolute, resolved paths)."""
@@ -229,13 +223,6 @@ def project_for_video(video_path: str | os.PathLike[str], projects_dir: str | os
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     project = Project.open(Path(projects_dir) / f"{_safe_name(path.stem)}-{digest}", create=True)
     return project, project.link_video(path)
-
-
-def _visible_entries(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    except OSError:
-        return []
 
 
 def _is_frame_folder(path: Path) -> bool:

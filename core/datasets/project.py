@@ -39,6 +39,7 @@ import csv
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,8 @@ from core.datasets.base import (
 from core.intervals_csv import unescape_cell
 from core.video import VideoError, open_source
 
-__all__ = ["load_project", "was_reviewed", "read_project_intervals", "intervals_csv_path",
+__all__ = ["load_project", "project_entries", "ProjectEntry", "was_reviewed",
+           "read_project_intervals", "intervals_csv_path",
            "VIDEO_EXTENSIONS", "INTERVALS_SUFFIX", "MICRO_MAX_SECONDS"]
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".wmv", ".mpg",
@@ -69,11 +71,14 @@ _INTEGER_TEXT = re.compile(r"\d+(?:\.0*)?")
 
 
 @dataclass(frozen=True)
-class _VideoEntry:
+class ProjectEntry:
+    """One video of a project folder: where it is and where its intervals file is."""
+
     subject: str
     name: str
     path: Path
     csv_path: Path
+    linked: bool = False
 
 
 def intervals_csv_path(video_path: str | os.PathLike[str]) -> Path:
@@ -161,10 +166,26 @@ def read_project_intervals(csv_path: str | os.PathLike[str], *, subject: str, vi
 # ----------------------------------------------------------------------------- the folders
 
 
-def _video_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEntry]:
+def project_entries(root: str | os.PathLike[str], *,
+                    linked: Sequence[tuple[str, str, Path]] | None = None
+                    ) -> tuple[list[ProjectEntry], list[DatasetWarning]]:
+    """The videos of a project folder (no video is opened) and the anomalies met.
+
+    ``linked``: the linked videos as ``(subject, name, path)``; None reads them from
+    ``<root>/project.json``.
+    """
+    root = Path(root)
+    warnings: list[DatasetWarning] = []
+    return _video_entries(root, warnings, linked), warnings
+
+
+def _video_entries(root: Path, warnings: list[DatasetWarning],
+                   linked_videos: Sequence[tuple[str, str, Path]] | None = None
+                   ) -> list[ProjectEntry]:
     """Every video of every subject folder in natural order, then the linked videos of
-    ``project.json``; anomalies appended."""
-    linked = _linked_entries(root, warnings)
+    ``project.json`` (or ``linked_videos``); anomalies appended."""
+    linked = (_linked_entries(root, warnings) if linked_videos is None
+              else [_linked_entry(root, *video) for video in linked_videos])
     linked_csvs = {entry.csv_path for entry in linked}
     entries = []
     for path in _listing(root):
@@ -177,7 +198,7 @@ def _video_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEnt
     return entries + [entry for entry in linked if (entry.subject, entry.name) not in keys]
 
 
-def _linked_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEntry]:
+def _linked_entries(root: Path, warnings: list[DatasetWarning]) -> list[ProjectEntry]:
     """Videos outside the folder that the app linked in ``<root>/project.json``; their
     intervals live at ``<root>/<subject>/<name>.intervals.csv``."""
     path = root / "project.json"
@@ -185,8 +206,7 @@ def _linked_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEn
         return []
     try:
         linked = json.loads(path.read_text(encoding="utf-8")).get("linked_videos", [])
-        return [_VideoEntry(str(v["subject"]), str(v["name"]), Path(v["path"]),
-                            root / str(v["subject"]) / f"{v['name']}{INTERVALS_SUFFIX}")
+        return [_linked_entry(root, str(v["subject"]), str(v["name"]), Path(v["path"]))
                 for v in linked]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         warnings.append(DatasetWarning(str(path), None,
@@ -195,9 +215,14 @@ def _linked_entries(root: Path, warnings: list[DatasetWarning]) -> list[_VideoEn
         return []
 
 
+def _linked_entry(root: Path, subject: str, name: str, path: Path) -> ProjectEntry:
+    return ProjectEntry(subject, name, Path(path), root / subject / f"{name}{INTERVALS_SUFFIX}",
+                        linked=True)
+
+
 def _subject_videos(subject_dir: Path, warnings: list[DatasetWarning],
-                    linked_csvs: set[Path]) -> list[_VideoEntry]:
-    videos: dict[str, _VideoEntry] = {}
+                    linked_csvs: set[Path]) -> list[ProjectEntry]:
+    videos: dict[str, ProjectEntry] = {}
     csv_names = []
     for path in _listing(subject_dir):
         if path.is_file() and path.name.endswith(INTERVALS_SUFFIX):
@@ -211,7 +236,7 @@ def _subject_videos(subject_dir: Path, warnings: list[DatasetWarning],
                 f"another video of {subject_dir.name} is also named '{name}' "
                 f"({videos[name].path.name}): skipped")))
             continue
-        videos[name] = _VideoEntry(subject_dir.name, name, path, intervals_csv_path(path))
+        videos[name] = ProjectEntry(subject_dir.name, name, path, intervals_csv_path(path))
     for name in csv_names:
         if name not in videos and subject_dir / f"{name}{INTERVALS_SUFFIX}" not in linked_csvs:
             warnings.append(DatasetWarning(str(subject_dir / f"{name}{INTERVALS_SUFFIX}"), None,
@@ -225,7 +250,7 @@ def _listing(folder: Path) -> list[Path]:
                   key=lambda path: natural_key(path.name))
 
 
-def _open_video(entry: _VideoEntry, reviewed_only: bool,
+def _open_video(entry: ProjectEntry, reviewed_only: bool,
                 warnings: list[DatasetWarning]) -> DatasetVideo | None:
     """The DatasetVideo of one entry, or None (reported) if the video does not open."""
     csv_path = entry.csv_path
