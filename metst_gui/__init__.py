@@ -12,7 +12,7 @@ overview, interval track), editing (``edit_actions``, ``annotation_commands``,
 ``inspector_panel``, ``interval_table``, ``review_queue``, ``tsfmicro_opinion``), background work
 (``analysis_worker``/``analysis_panel``, ``autosave``, ``background``, ``train_process``/
 ``retrain_dialog``), files (``file_actions``, ``project_actions``, ``import_export_dialogs``,
-``recovery_dialog``, ``recent_files``, ``project_panel``), ``model_actions``,
+``recovery_dialog``, ``recent_files``, ``project_panel``), ``model_actions``, ``file_filters``,
 ``shortcuts_dialog`` and ``app_log``, ``user_paths``, ``colors``. See docs/ARCHITECTURE.md.
 """
 

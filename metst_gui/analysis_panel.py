@@ -33,11 +33,11 @@ from core.analysis import AnalysisResult
 from core.curve_models import FLOW_MODEL
 from core.rois import ROI_SET_NAMES
 from metst_gui.analysis_worker import AnalysisRequest, AnalysisWorker
+from metst_gui.file_filters import CHECKPOINT_FILE_FILTER
 from metst_gui.session import VideoSession
 
-__all__ = ["AnalysisPanel", "CHECKPOINT_FILE_FILTER"]
+__all__ = ["AnalysisPanel"]
 
-CHECKPOINT_FILE_FILTER = "Model checkpoints (*.pt *.pth *.ckpt);;All files (*)"
 _CHOOSE_CHECKPOINT = "Choose a checkpoint…"
 _ROI_SET_LABELS = {"metst": "ME-TST (5 ROIs)", "metst_plus": "ME-TST+ (18 ROIs)"}
 _STAGE_LABELS = {"load": "Loading the model", "flow": "Extracting facial motion",

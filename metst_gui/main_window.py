@@ -29,6 +29,7 @@ from metst_gui.analysis_panel import AnalysisPanel
 from metst_gui.autosave import AutosaveController
 from metst_gui.edit_actions import EditActions, human_interval
 from metst_gui.file_actions import FileActions
+from metst_gui.file_filters import VIDEO_FILE_FILTER
 from metst_gui.frame_loader import VideoInfo
 from metst_gui.inspector_panel import InspectorPanel
 from metst_gui.interval_table import IntervalTable
@@ -48,7 +49,6 @@ from metst_gui.view_state import Playhead, Selection
 __all__ = ["MainWindow", "APP_TITLE", "VIDEO_FILE_FILTER"]
 
 APP_TITLE = "ME-TST Studio"
-VIDEO_FILE_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm *.mpg *.mpeg);;All files (*)"
 
 
 class MainWindow(QMainWindow):

@@ -17,13 +17,13 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from metst_gui.analysis_panel import AnalysisPanel
+from metst_gui.file_filters import CHECKPOINT_FILE_FILTER
 from metst_gui.inspector_panel import InspectorPanel
 from metst_gui.retrain_dialog import RetrainDialog
 from metst_gui.session_manager import SessionManager
 
 __all__ = ["ModelActions"]
 
-CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.ckpt);;All files (*)"
 
 
 class ModelActions(QObject):
@@ -65,7 +65,7 @@ class ModelActions(QObject):
             self.error.emit("TSFmicro", "Open a project or a video first.")
             return
         path, _ = QFileDialog.getOpenFileName(self._parent, "TSFmicro checkpoint",
-                                              str(project.root), CHECKPOINT_FILTER)
+                                              str(project.root), CHECKPOINT_FILE_FILTER)
         if not path:
             return
         project.set_settings(replace(project.settings, tsfmicro=path))

@@ -15,11 +15,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from core.project import Project, ProjectError
+from metst_gui.file_filters import VIDEO_FILE_FILTER
 from metst_gui.session_manager import SessionManager
 
 __all__ = ["ProjectActions"]
 
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm *.mpg *.mpeg);;All files (*)"
 
 
 class ProjectActions(QObject):
@@ -70,7 +70,7 @@ class ProjectActions(QObject):
             self.error.emit("Add videos", "Open or make a project first (File → New project…).")
             return
         paths, _ = QFileDialog.getOpenFileNames(self._parent, "Add videos to the project",
-                                                str(project.root), VIDEO_FILTER)
+                                                str(project.root), VIDEO_FILE_FILTER)
         if not paths:
             return
         default_subject = Path(paths[0]).parent.name or "subject"
