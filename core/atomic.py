@@ -16,9 +16,17 @@ __all__ = ["atomic_path", "atomic_write_text", "fsync_directory"]
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``target`` atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    """Yield a temporary path to write; on success it replaces ``target`` atomically.
+
+    Raises:
+        OSError: naming ``target`` when its folder cannot be made or written to.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp",
+                                        dir=target.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; files get the usual permissions

@@ -314,3 +314,57 @@ def test_the_roi_boxes_follow_the_roi_set_of_the_shown_traces(qtbot, clip: Path,
     assert window.session.result.traces.roi_set == "metst"
     checked = [a.text() for a in window.video_view.roi_set_actions() if a.isChecked()]
     assert checked == ["ME-TST ROIs (5)"]
+
+
+def test_a_missing_path_is_a_message_naming_it(qtbot, tmp_path: Path, clip: Path,
+                                               messages) -> None:
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+
+    window.open_path(tmp_path / "gone.mp4")
+
+    assert messages and "gone.mp4" in messages[-1][1] and "no such file" in messages[-1][1]
+    assert window.session.video.path == clip                     # the open video stays
+
+
+def test_importing_a_file_that_is_no_interval_sheet_says_which_and_adds_nothing(
+        qtbot, clip: Path, tmp_path: Path, messages, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text("start,end\n1,2\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(sheet), ""))
+
+    window.file_actions.import_action.trigger()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT_MS)
+
+    assert "labels.csv" in messages[0][1]
+    assert len(window.session.annotations) == 0 and not window.isWindowModified()
+
+
+def test_exporting_curves_where_nothing_can_be_written_says_where(
+        qtbot, clip: Path, tmp_path: Path, messages, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = _window(qtbot)
+    _open(qtbot, window, clip)
+    _analyse(qtbot, window)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    target = blocker / "curves.csv"                              # a folder that is a file
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+
+    window.file_actions.export_curves_action.trigger()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT_MS)
+
+    assert "curves.csv" in messages[0][1]
+
+
+def test_adding_videos_without_a_project_says_what_to_do(qtbot, messages) -> None:
+    window = _window(qtbot)
+
+    window.project_actions.add_videos_action.trigger()
+
+    assert messages and "New project" in messages[0][1]
